@@ -1,0 +1,37 @@
+"""Settings shared by every environment."""
+
+import os
+
+SECRET_KEY = "change-me"
+# SQLAlchemy URL; SQLite for a single machine, ``postgresql+psycopg://…`` in production.
+DATABASE_URL = "sqlite:///" + os.path.abspath("var/civicdesk.sqlite3")
+SQLITE_BUSY_TIMEOUT_MS = 15000
+TIME_ZONE = "Asia/Shanghai"
+UPLOAD_DIR = os.path.abspath("var/uploads")
+MAX_CONTENT_LENGTH = 20 * 1024 * 1024
+REDIS_URL = ""
+
+WECHAT_APP_ID = "wx-civicdesk-dev"
+WECHAT_APP_SECRET = "dev-secret"
+WECHAT_BASE_URL = "http://127.0.0.1:8001/"
+WECHAT_TIMEOUT = 5.0
+
+TOKEN_TTL_SECONDS = 7 * 24 * 3600
+STAFF_TOKEN_TTL_SECONDS = 12 * 3600
+LOGIN_MAX_FAILURES = 5
+LOGIN_LOCKOUT_SECONDS = 15 * 60
+LOGIN_RATE_LIMIT = "30 per minute"
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+# A retry finding its key still "processing" after this long may take it over (the first attempt died).
+IDEMPOTENCY_LOCK_SECONDS = 60
+PAGE_SIZE_DEFAULT = 20
+PAGE_SIZE_MAX = 100
+
+LOG_LEVEL = "INFO"
+LOG_JSON = True
+DEMO_PASSWORD = "civicdesk-demo"
+
+# Number of proxies in front of the app whose X-Forwarded-For to trust (0: none).
+PROXY_FIX_X_FOR = 0
+ARGON2_TIME_COST = 3
+ARGON2_MEMORY_COST_KIB = 65536

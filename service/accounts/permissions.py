@@ -1,0 +1,17 @@
+"""Who may do what with accounts and departments: ``can_<verb>(actor, obj)``."""
+
+from __future__ import annotations
+
+from service.core.auth import Actor
+
+
+def can_manage_organisation(actor: Actor) -> bool:
+    return actor.kind == "system" or (actor.kind == "staff" and actor.has_role("admin"))
+
+
+def can_view_organisation(actor: Actor) -> bool:
+    return actor.kind in ("staff", "system")
+
+
+def can_view_audit(actor: Actor) -> bool:
+    return can_manage_organisation(actor)

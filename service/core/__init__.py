@@ -1,0 +1,1 @@
+"""Mechanisms every domain shares: database, errors, auth, pagination, idempotency, concurrency, audit."""
