@@ -55,8 +55,9 @@ def migrated(settings: dict[str, Any]) -> None:
         if db.engine.dialect.name == "postgresql":
             with db.engine.begin() as connection:
                 connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-        db.engine.dispose()
     migrations.upgrade(app)
+    with app.app_context():
+        db.engine.dispose()
 
 
 def _empty_tables() -> None:

@@ -59,14 +59,15 @@ def init_request_logging(app: Flask) -> None:
         started = g.get("started")
         actor = g.get("actor")
         # Only the path: query strings may carry personal data (search by phone, name).
+        duration_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
         access_log.info(
-            "request",
+            "%s %s %s %sms", request.method, request.path, response.status_code, duration_ms,
             extra={
                 "method": request.method,
                 "path": request.path,
                 "endpoint": request.endpoint,
                 "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
+                "duration_ms": duration_ms,
                 "actor": f"{actor.kind}:{actor.id}" if actor else None,
             },
         )
