@@ -35,3 +35,5 @@ DEMO_PASSWORD = "civicdesk-demo"
 PROXY_FIX_X_FOR = 0
 ARGON2_TIME_COST = 3
 ARGON2_MEMORY_COST_KIB = 65536
+# How often a worker checks whether administrators changed the working-day calendar.
+CALENDAR_REFRESH_SECONDS = 5

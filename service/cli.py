@@ -137,5 +137,51 @@ def staff_create(app: Flask, username: str, department_code: str, roles: tuple[s
         click.echo(f"created staff {staff.username} ({staff.id}) in {department_code}: {', '.join(staff.roles)}")
 
 
+@main.group("process")
+def process_group() -> None:
+    """Process definitions."""
+
+
+@process_group.command("load")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--activate", is_flag=True, help="Make it the version new requests start on.")
+@click.pass_obj
+def process_load(app: Flask, path: str, activate: bool) -> None:
+    """Validate the definition in PATH (YAML or JSON) and store it as the next version of its process."""
+    import yaml
+
+    from service.processes import operations
+
+    with open(path, encoding="utf-8") as handle:
+        try:
+            data = yaml.safe_load(handle)
+        except yaml.YAMLError as exc:
+            raise click.ClickException(f"{path} is not YAML or JSON: {exc}") from exc
+    with unit_of_work(app):
+        try:
+            version = operations.upload(SYSTEM, data, activate=activate)
+        except Problem as problem:
+            _fail_on_problem(problem)
+        state = "active" if version.active else "inactive"
+        click.echo(f"process {version.code} version {version.version} ({state})")
+
+
+@main.group("calendar")
+def calendar_group() -> None:
+    """The working-day calendar."""
+
+
+@calendar_group.command("seed")
+@click.option("--year", "years", type=int, multiple=True, help="Only these years (default: all the package knows).")
+@click.pass_obj
+def calendar_seed(app: Flask, years: tuple[int, ...]) -> None:
+    """Load official holidays and make-up working days from chinesecalendar (local changes are kept)."""
+    from service.calendar import operations
+
+    with unit_of_work(app):
+        changed = operations.seed_official(years or None)
+    click.echo(f"{changed} calendar days added or changed")
+
+
 if __name__ == "__main__":
     main()

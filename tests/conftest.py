@@ -149,3 +149,51 @@ def count_rows(app: Flask, table: str, **where: Any) -> int:
         for column, value in where.items():
             stmt = stmt.where(sa.column(column) == value)
         return int(db.session.execute(stmt).scalar_one())
+
+
+@pytest.fixture
+def demo(app: Flask) -> Flask:
+    """The demo district: departments, calendar, built-in processes and catalog, demo staff accounts."""
+    from service.demo import load_demo
+
+    with app.app_context():
+        load_demo(DEMO_PASSWORD)
+        db.session.commit()
+    return app
+
+
+@pytest.fixture
+def login_as(client: FlaskClient, demo: Flask) -> Callable[[str], dict[str, str]]:
+    """Sign a demo staff account in; returns the Authorization header."""
+    tokens: dict[str, str] = {}
+
+    def login(username: str) -> dict[str, str]:
+        if username not in tokens:
+            response = client.post("/console/v1/auth/login", json={"username": username, "password": DEMO_PASSWORD})
+            assert response.status_code == 200, response.get_json()
+            tokens[username] = response.get_json()["token"]
+        return bearer(tokens[username])
+
+    return login
+
+
+@pytest.fixture
+def submit_request(app: Flask, demo: Flask, resident_token: Callable[[str], str]) -> Callable[..., str]:
+    """Submit a request of a built-in service as a resident (through the requests operations); returns its id."""
+    from service.catalog.models import Service
+    from service.core.auth import Actor
+    from service.requests import operations
+
+    def submit(service_code: str, resident: str = "alice", at: Any = None) -> str:
+        resident_token(resident)
+        with app.app_context():
+            from service.accounts.models import Resident
+
+            resident_id = db.session.execute(
+                sa.select(Resident.id).where(Resident.openid == f"o-{resident}")).scalar_one()
+            service = db.session.execute(sa.select(Service).where(Service.code == service_code)).scalar_one()
+            request = operations.submit(Actor(kind="resident", id=resident_id), service, {}, {}, at)
+            db.session.commit()
+            return request.id
+
+    return submit

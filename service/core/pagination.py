@@ -84,6 +84,10 @@ def paginate(
     columns = list(keys)
     if cursor:
         values = decode_cursor(cursor, len(columns))
+        for value, column in zip(values, columns, strict=True):
+            if not isinstance(value, column.type.python_type):
+                raise BadRequest("The cursor is malformed; use next_cursor from a previous page.",
+                                 errors={"cursor": ["Malformed cursor."]})
         row = sa.tuple_(*columns)
         bound = sa.tuple_(*[sa.literal(v, type_=c.type) for v, c in zip(values, columns, strict=True)])
         stmt = stmt.where(row < bound if descending else row > bound)

@@ -1,15 +1,24 @@
-"""Demo data for a small district: departments, and staff accounts with the documented usernames."""
+"""Demo data for a small district: departments, the working-day calendar, the built-in processes and catalog,
+and staff accounts with the documented usernames."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import sqlalchemy as sa
+import yaml
 
 from service.accounts import operations
 from service.accounts.models import Department, Staff
+from service.calendar import operations as calendar_operations
+from service.catalog import operations as catalog_operations
+from service.catalog.models import Service
 from service.core.auth import SYSTEM
 from service.core.db import db
+from service.processes import operations as process_operations
+from service.processes.builtin import BUILTIN_CODES, builtin_definition_data
+from service.processes.models import ProcessVersion
 
 DEFAULT_DEMO_PASSWORD = "civicdesk-demo"
 
@@ -48,6 +57,7 @@ def _demo_accounts() -> list[tuple[str, str, tuple[str, ...]]]:
 
 def load_demo(password: str) -> list[DemoAccount]:
     """Create what is missing; what exists already (and any password changed since) is left alone."""
+    calendar_operations.seed_official()  # idempotent; leaves local overrides alone
     by_code: dict[str, Department] = {
         d.code: d for d in db.session.execute(sa.select(Department)).scalars()
     }
@@ -55,6 +65,7 @@ def load_demo(password: str) -> list[DemoAccount]:
         if code not in by_code:
             parent_id = by_code[parent].id if parent else None
             by_code[code] = operations.create_department(SYSTEM, code, name, parent_id)
+    load_builtin_catalog()
     existing = set(db.session.execute(sa.select(Staff.username)).scalars())
     result = []
     for username, department, roles in _demo_accounts():
@@ -64,3 +75,16 @@ def load_demo(password: str) -> list[DemoAccount]:
                                     department_id=by_code[department].id, roles=list(roles))
         result.append(DemoAccount(username, department, roles, created))
     return result
+
+
+def load_builtin_catalog() -> None:
+    """The built-in processes (first version, active) and one catalog service for each, where missing."""
+    known = set(db.session.execute(sa.select(ProcessVersion.code).distinct()).scalars())
+    for code in BUILTIN_CODES:
+        if code not in known:
+            process_operations.upload(SYSTEM, builtin_definition_data(code), activate=True)
+    services = set(db.session.execute(sa.select(Service.code)).scalars())
+    catalog = yaml.safe_load((Path(__file__).parents[1] / "catalog" / "builtin.yaml").read_text(encoding="utf-8"))
+    for entry in catalog:
+        if entry["code"] not in services:
+            catalog_operations.create_service(SYSTEM, **entry)

@@ -1,0 +1,39 @@
+"""Requests as staff handle them: the full view, and actions the engine checks against the process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from service.core.auth import current_actor, staff_required
+from service.core.concurrency import etag_for, expected_version
+from service.requests import operations, queries
+from service.requests.schemas import ActionSchema, StaffRequestSchema
+
+PREFIX = "/requests"
+blp = Blueprint("console_requests", __name__, description="Requests: detail and actions.")
+
+
+@blp.route("/<request_id>", methods=["GET"])
+@staff_required()
+@blp.response(200, StaffRequestSchema)
+def get_request(request_id: str) -> Any:
+    """Full detail, with the actions allowed to you now and who is expected to act."""
+    view = queries.staff_view(current_actor(), request_id)
+    return view, 200, {"ETag": etag_for(view.request.version)}
+
+
+@blp.route("/<request_id>/actions", methods=["POST"])
+@staff_required()
+@blp.arguments(ActionSchema)
+@blp.response(200, StaffRequestSchema)
+@blp.alt_response(409, description="Stale expected_version, or the action is not possible in the current step "
+                                   "(`allowed_actions` lists what is).")
+@blp.alt_response(403, description="You may not act on this request (or not with this action).")
+def act(body: dict[str, Any], request_id: str) -> Any:
+    actor = current_actor()
+    operations.act(actor, request_id, body["action"], body["comment"], body["data"],
+                   expected_version(body["expected_version"]))
+    view = queries.staff_view(actor, request_id)
+    return view, 200, {"ETag": etag_for(view.request.version)}

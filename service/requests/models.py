@@ -1,0 +1,72 @@
+"""Requests, their immutable events (流转记录) and who is expected to act on them now."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.core.concurrency import VersionedMixin
+from service.core.db import Base, IdMixin, TimestampMixin, UTCDateTime
+
+STATUSES = ("submitted", "in_progress", "awaiting_supplement", "completed", "rejected", "withdrawn")
+
+
+class Request(IdMixin, VersionedMixin, TimestampMixin, Base):
+    """The current state of a request; ``state`` is the engine's, the other columns copy what queries need."""
+
+    __tablename__ = "requests"
+    __table_args__ = (
+        sa.Index("ix_requests_resident", "resident_id", "id"),
+        sa.CheckConstraint(sa.column("status").in_(STATUSES), name="known_status"),
+    )
+
+    service_id: Mapped[str] = mapped_column(sa.ForeignKey("services.id"), index=True)
+    process_version_id: Mapped[str] = mapped_column(sa.ForeignKey("process_versions.id"), index=True)
+    resident_id: Mapped[str] = mapped_column(sa.ForeignKey("residents.id"))
+    status: Mapped[str] = mapped_column(sa.String(32), index=True)
+    current_step: Mapped[str] = mapped_column(sa.String(64))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    step_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_by_id: Mapped[str | None] = mapped_column(sa.ForeignKey("staff.id"))
+    form: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    materials: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    state: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    event_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
+class RequestEvent(IdMixin, Base):
+    """Never updated: the request's history, from which its state can be rebuilt."""
+
+    __tablename__ = "request_events"
+    __table_args__ = (sa.UniqueConstraint("request_id", "seq"),)
+
+    request_id: Mapped[str] = mapped_column(sa.ForeignKey("requests.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(sa.Integer)
+    action: Mapped[str] = mapped_column(sa.String(64), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    actor_kind: Mapped[str] = mapped_column(sa.String(16))
+    actor_id: Mapped[str] = mapped_column(sa.String(64))
+    actor_department: Mapped[str | None] = mapped_column(sa.String(64))
+    from_step: Mapped[str | None] = mapped_column(sa.String(64))
+    to_step: Mapped[str] = mapped_column(sa.String(64))
+    comment: Mapped[str | None] = mapped_column(sa.Text)
+    data: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    public: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+
+
+class RequestAssignee(Base):
+    """Who is expected to act on a request now: its step's department (or each one yet to countersign)."""
+
+    __tablename__ = "request_assignees"
+    __table_args__ = (sa.Index("ix_request_assignees_queue", "department_id", "due_at"),)
+
+    request_id: Mapped[str] = mapped_column(sa.ForeignKey("requests.id", ondelete="CASCADE"), primary_key=True)
+    department_id: Mapped[str] = mapped_column(sa.ForeignKey("departments.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(sa.String(32))
+    # the step's deadline, or the request's where the step has none: what a work queue sorts by
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
