@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from flask_smorest import Blueprint
 
 from service.accounts import operations
 from service.accounts.schemas import ResidentLoginResultSchema, ResidentLoginSchema
+from service.core.api import Blueprint
 from service.core.auth import current_actor, resident_required
 from service.core.ratelimit import limiter
 
@@ -20,7 +20,7 @@ blp = Blueprint("mp_auth", __name__, description="Resident sign-in (WeChat code2
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
 @blp.arguments(ResidentLoginSchema)
 @blp.response(200, ResidentLoginResultSchema)
-@blp.alt_response(401, description="WeChat rejected the login code.")
+@blp.problem(401, "WeChat rejected the login code.")
 def login(body: dict[str, Any]) -> dict[str, Any]:
     """Exchange the code of ``wx.login()`` for a civicdesk token (the WeChat session key stays here)."""
     result = operations.login_resident(body["code"], current_app.extensions["wechat"])

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from service.accounts import operations, queries
 from service.accounts.schemas import ResidentSchema, ResidentUpdateSchema
+from service.core.api import Blueprint
 from service.core.auth import current_actor, resident_required
 from service.core.concurrency import etag_for, expected_version
 
@@ -27,7 +26,7 @@ def get_me() -> Any:
 @resident_required
 @blp.arguments(ResidentUpdateSchema)
 @blp.response(200, ResidentSchema)
-@blp.alt_response(409, description="expected_version (or If-Match) is stale.")
+@blp.problem(409, "expected_version (or If-Match) is stale.")
 def patch_me(body: dict[str, Any]) -> Any:
     """Change the profile; send ``expected_version`` or ``If-Match`` to refuse overwriting a newer edit."""
     expected = expected_version(body.pop("expected_version", None))

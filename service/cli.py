@@ -36,7 +36,10 @@ def _fail_on_problem(problem: Problem) -> None:
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Administer civicdesk. Settings come from CIVICDESK_* environment variables (CIVICDESK_ENV first)."""
-    ctx.obj = create_app()
+    try:
+        ctx.obj = create_app()
+    except (RuntimeError, ValueError) as exc:  # a setting is missing or wrong: say which, without a traceback
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.group("db")

@@ -130,9 +130,10 @@ def update_resident(actor: Actor, changes: dict[str, Any], expected: int | None)
             changed.append(field)
     if "enterprise" in changes:
         enterprise = changes["enterprise"] or {}
-        resident.enterprise_name = enterprise.get("name")
-        resident.enterprise_uscc = enterprise.get("uscc")
-        changed.append("enterprise")
+        if (resident.enterprise_name, resident.enterprise_uscc) != (enterprise.get("name"), enterprise.get("uscc")):
+            resident.enterprise_name = enterprise.get("name")
+            resident.enterprise_uscc = enterprise.get("uscc")
+            changed.append("enterprise")
     if changed:
         # Only the names of the fields: the values are personal data and the audit log is widely read.
         audit.record(actor, "resident.updated", "resident", resident.id, {"fields": changed})
@@ -189,6 +190,9 @@ def update_department(actor: Actor, department_id: str, changes: dict[str, Any],
         if parent.id == department.id or department.id in _ancestors(parent):
             raise ValidationFailed("A department cannot be placed under itself.",
                                    errors={"parent_id": ["Would make a cycle in the department tree."]})
+    changes = {k: v for k, v in changes.items() if getattr(department, k) != v}
+    if not changes:
+        return department
     before = {k: getattr(department, k) for k in changes}
     for key, value in changes.items():
         setattr(department, key, value)

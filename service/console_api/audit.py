@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask_smorest import Blueprint
 
 from service.core import audit
+from service.core.api import Blueprint
 from service.core.auth import staff_required
 from service.core.pagination import PageArgs, page_schema
 from service.core.schemas import LocalDateTime

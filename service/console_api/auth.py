@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from flask_smorest import Blueprint
 
 from service.accounts import operations, queries
 from service.accounts.schemas import StaffLoginResultSchema, StaffLoginSchema, StaffSchema
+from service.core.api import Blueprint
 from service.core.auth import current_actor, staff_required
 from service.core.ratelimit import limiter
 
@@ -20,8 +20,8 @@ blp = Blueprint("console_auth", __name__, description="Staff sign-in.")
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
 @blp.arguments(StaffLoginSchema)
 @blp.response(200, StaffLoginResultSchema)
-@blp.alt_response(401, description="Wrong username or password.")
-@blp.alt_response(429, description="Locked after repeated failures, or rate limited; see Retry-After.")
+@blp.problem(401, "Wrong username or password.")
+@blp.problem(429, "Locked after repeated failures, or rate limited; see Retry-After.")
 def login(body: dict[str, Any]) -> dict[str, Any]:
     result = operations.login_staff(body["username"], body["password"])
     return {"token": result.token.token, "expires_at": result.token.expires_at, "staff": result.staff}

@@ -7,8 +7,6 @@ import re
 from datetime import date
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from service.calendar import operations, queries
 from service.calendar.schemas import (
     CalendarDaySchema,
@@ -18,6 +16,7 @@ from service.calendar.schemas import (
     DueArgs,
     DueSchema,
 )
+from service.core.api import Blueprint
 from service.core.auth import current_actor, staff_required
 from service.core.errors import ValidationFailed
 
@@ -66,7 +65,7 @@ def set_day(body: dict[str, Any], day: str) -> Any:
 @blp.route("/<day>", methods=["DELETE"])
 @staff_required("admin")
 @blp.response(204)
-@blp.alt_response(404, description="The day has no local override.")
+@blp.problem(404, "The day has no local override.")
 def clear_day(day: str) -> Any:
     """Remove the local override; the official entry of the day, if any, applies again."""
     operations.clear_day(current_actor(), _day(day))

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask_smorest import Blueprint
 
 from service.accounts import operations, queries
 from service.accounts.schemas import DepartmentCreateSchema, DepartmentSchema, DepartmentUpdateSchema
+from service.core.api import Blueprint
 from service.core.auth import current_actor, staff_required
 from service.core.concurrency import etag_for, expected_version
 from service.core.idempotency import idempotent
@@ -52,7 +52,7 @@ def get_department(department_id: str) -> Any:
 @staff_required("admin")
 @blp.arguments(DepartmentUpdateSchema)
 @blp.response(200, DepartmentSchema)
-@blp.alt_response(409, description="expected_version (or If-Match) is stale.")
+@blp.problem(409, "expected_version (or If-Match) is stale.")
 def update_department(body: dict[str, Any], department_id: str) -> Any:
     expected = expected_version(body.pop("expected_version", None))
     department = operations.update_department(current_actor(), department_id, body, expected)

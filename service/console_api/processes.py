@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
+from service.core.api import Blueprint
 from service.core.auth import current_actor, staff_required
 from service.engine.schema import PROCESS_DEFINITION_SCHEMA
 from service.processes import operations, queries
@@ -44,7 +43,7 @@ def list_processes() -> Any:
 @staff_required("admin")
 @blp.arguments(ProcessUploadSchema)
 @blp.response(201, ProcessVersionDetailSchema)
-@blp.alt_response(422, description="The definition is invalid; `errors` names each offending step or action.")
+@blp.problem(422, "The definition is invalid; `errors` names each offending step or action.")
 def upload_process(body: dict[str, Any]) -> Any:
     """Store a definition as the next version of its process (and activate it, if asked)."""
     return operations.upload(current_actor(), body["definition"], activate=body["activate"]), 201

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
+from service.core.api import Blueprint
 from service.core.auth import current_actor, staff_required
 from service.core.concurrency import etag_for, expected_version
 from service.requests import operations, queries
@@ -28,9 +27,9 @@ def get_request(request_id: str) -> Any:
 @staff_required()
 @blp.arguments(ActionSchema)
 @blp.response(200, StaffRequestSchema)
-@blp.alt_response(409, description="Stale expected_version, or the action is not possible in the current step "
+@blp.problem(409, "Stale expected_version, or the action is not possible in the current step "
                                    "(`allowed_actions` lists what is).")
-@blp.alt_response(403, description="You may not act on this request (or not with this action).")
+@blp.problem(403, "You may not act on this request (or not with this action).")
 def act(body: dict[str, Any], request_id: str) -> Any:
     actor = current_actor()
     operations.act(actor, request_id, body["action"], body["comment"], body["data"],

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask_smorest import Blueprint
 
 from service.accounts import operations, queries
 from service.accounts.schemas import StaffCreateSchema, StaffSchema
+from service.core.api import Blueprint
 from service.core.auth import current_actor, staff_required
 from service.core.idempotency import idempotent
 from service.core.pagination import PageArgs, page_schema

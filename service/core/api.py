@@ -10,9 +10,10 @@ import flask_swagger_ui
 from flask import Blueprint as FlaskBlueprint
 from flask import Flask, Response, request, send_from_directory
 from flask_smorest import Api
+from flask_smorest import Blueprint as SmorestBlueprint
 
 from service.core.auth import SECURITY_SCHEMES
-from service.core.errors import UnsupportedMediaType
+from service.core.errors import PROBLEM_MIMETYPE, UnsupportedMediaType
 from service.core.schemas import ProblemSchema
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -25,6 +26,22 @@ class CivicdeskApi(Api):
 
     def _register_error_handlers(self) -> None:
         """Errors are rendered by :mod:`service.core.errors` for the whole app, not by flask-smorest."""
+
+    def _register_responses(self) -> None:
+        # The shared error responses are documented with the content type the server really sends.
+        self.DEFAULT_RESPONSE_CONTENT_TYPE = PROBLEM_MIMETYPE
+        try:
+            super()._register_responses()
+        finally:
+            del self.DEFAULT_RESPONSE_CONTENT_TYPE
+
+
+class Blueprint(SmorestBlueprint):
+    def problem(self, status: int, description: str) -> Callable[[F], F]:
+        """Document an error response of this view (its body is a problem document)."""
+        decorator: Callable[[F], F] = self.alt_response(status, schema=ProblemSchema, content_type=PROBLEM_MIMETYPE,
+                                                        description=description)
+        return decorator
 
 
 def accepts_multipart(func: F) -> F:

@@ -169,6 +169,11 @@ def _render_http_exception(error: HTTPException) -> Response:
             422, "Validation failed", "The request body or parameters are invalid.",
             slug="validation-error", errors=errors, headers=headers,
         )
+    if status == 429 and "Retry-After" not in headers:
+        from service.core.ratelimit import retry_after_seconds
+
+        seconds = retry_after_seconds()
+        headers["Retry-After"] = str(seconds or 60)
     if status == 400 and data.get("messages"):
         errors = flatten_validation_messages(data["messages"])
         return problem_response(400, "Bad Request", "The request is malformed.", slug="bad-request",

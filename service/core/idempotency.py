@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from service.core.auth import current_actor
 from service.core.db import db, utcnow
-from service.core.errors import BadRequest, Conflict, ValidationFailed
+from service.core.errors import BadRequest, Conflict, Problem, ValidationFailed
 from service.core.models import IdempotencyKey
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -105,8 +105,11 @@ def _claim(scope: str, key: str, fingerprint: str) -> IdempotencyKey | None:
     raise Conflict(f"A request with this {HEADER} is still being processed; retry later.")
 
 
-def _release(scope: str, key: str) -> None:
-    db.session.rollback()
+def _release(scope: str, key: str, error: BaseException | None = None) -> None:
+    if isinstance(error, Problem) and error.keep_changes:
+        db.session.commit()
+    else:
+        db.session.rollback()
     db.session.execute(sa.delete(IdempotencyKey).where(IdempotencyKey.scope == scope,
                                                        IdempotencyKey.key == key))
     db.session.commit()
@@ -132,8 +135,8 @@ def idempotent(*, required: bool = False) -> Callable[[F], F]:
                 return _replay(done)
             try:
                 response = make_response(func(*args, **kwargs))
-            except BaseException:
-                _release(scope, key)
+            except BaseException as error:
+                _release(scope, key, error)
                 raise
             if response.status_code >= 400:
                 _release(scope, key)

@@ -1,0 +1,278 @@
+"""Who may call what, for every endpoint of the app, from one table that must keep up with the url map."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from service.accounts.models import Resident
+from service.catalog import operations as catalog_operations
+from service.core.auth import SYSTEM, Actor
+from service.core.db import db
+from service.processes import operations as process_operations
+from service.processes.builtin import builtin_definition_data
+from service.requests import operations as request_operations
+from tests.conftest import DEMO_PASSWORD, bearer, count_rows
+
+PROBLEM = "application/problem+json"
+NOT_ACCESS_CONTROLLED = ("/healthz", "/readyz", "/metrics")
+NON_ADMIN_ROLES = ("handler", "supervisor", "publisher", "reviewer")
+
+# (method, rule) -> who may call it:
+#   public    no token needed
+#   resident  any resident token;  own: the resident's own data only
+#   staff     any staff token;     admin: staff with the admin role
+#   department  staff of the department the request is with now (or was handled by)
+ACCESS: dict[tuple[str, str], str] = {
+    ("POST", "/mp/v1/auth/login"): "public",
+    ("POST", "/mp/v1/auth/logout"): "resident",
+    ("GET", "/mp/v1/me"): "own",
+    ("PATCH", "/mp/v1/me"): "own",
+    ("POST", "/console/v1/auth/login"): "public",
+    ("POST", "/console/v1/auth/logout"): "staff",
+    ("GET", "/console/v1/auth/me"): "staff",
+    ("GET", "/console/v1/departments"): "staff",
+    ("POST", "/console/v1/departments"): "admin",
+    ("GET", "/console/v1/departments/<department_id>"): "staff",
+    ("PATCH", "/console/v1/departments/<department_id>"): "admin",
+    ("GET", "/console/v1/staff"): "admin",
+    ("POST", "/console/v1/staff"): "admin",
+    ("GET", "/console/v1/audit"): "admin",
+    ("GET", "/console/v1/calendar"): "staff",
+    ("GET", "/console/v1/calendar/due"): "staff",
+    ("PUT", "/console/v1/calendar/<day>"): "admin",
+    ("DELETE", "/console/v1/calendar/<day>"): "admin",
+    ("GET", "/console/v1/processes"): "staff",
+    ("POST", "/console/v1/processes"): "admin",
+    ("GET", "/console/v1/processes/schema"): "staff",
+    ("GET", "/console/v1/processes/<code>/versions"): "staff",
+    ("GET", "/console/v1/processes/<code>/versions/<int:version>"): "staff",
+    ("POST", "/console/v1/processes/<code>/versions/<int:version>/activate"): "admin",
+    ("GET", "/console/v1/processes/<code>/compare"): "staff",
+    ("POST", "/console/v1/processes/<code>/migrations"): "admin",
+    ("GET", "/console/v1/requests/<request_id>"): "department",
+    ("POST", "/console/v1/requests/<request_id>/actions"): "department",
+}
+DAY = "2031-05-06"
+QUERIES: dict[tuple[str, str], dict[str, str]] = {
+    ("GET", "/console/v1/calendar"): {"from": "2031-05-01", "to": "2031-05-31"},
+    ("GET", "/console/v1/calendar/due"): {"received_at": "2031-05-06T10:00:00+08:00", "days": "5"},
+    ("GET", "/console/v1/processes/<code>/compare"): {"from": "1", "to": "2"},
+}
+# Requests an administrator makes first, so that the endpoint has something to act on.
+PREPARE: dict[tuple[str, str], tuple[str, str]] = {
+    ("DELETE", "/console/v1/calendar/<day>"): ("PUT", "/console/v1/calendar/<day>"),
+}
+
+
+def _entries(*kinds: str) -> list[Any]:
+    return [pytest.param(method, rule, id=f"{method} {rule}")
+            for (method, rule), kind in ACCESS.items() if kind in kinds]
+
+
+def _body(method: str, rule: str, ids: dict[str, str]) -> dict[str, Any] | None:
+    """A request body that is valid in every respect but the caller's right to send it."""
+    bodies: dict[tuple[str, str], dict[str, Any]] = {
+        ("POST", "/mp/v1/auth/login"): {"code": "dev-authz"},
+        ("PATCH", "/mp/v1/me"): {"nickname": "改了", "name": "改了名字"},
+        ("POST", "/console/v1/auth/login"): {"username": "authz-admin", "password": DEMO_PASSWORD},
+        ("POST", "/console/v1/departments"): {"code": "parks", "name": "区园林绿化局",
+                                              "parent_id": ids["district"]},
+        ("PATCH", "/console/v1/departments/<department_id>"): {"name": "改名", "expected_version": 1},
+        ("POST", "/console/v1/staff"): {"username": "new-hire", "password": "long-enough-password",
+                                        "department_id": ids["urban"], "roles": ["handler"]},
+        ("PUT", "/console/v1/calendar/<day>"): {"kind": "closure", "name": "台风停工"},
+        ("POST", "/console/v1/processes"): {"definition": _repair(3)},
+        ("POST", "/console/v1/processes/<code>/migrations"): {"from_version": 1, "to_version": 2, "dry_run": True},
+        ("POST", "/console/v1/requests/<request_id>/actions"): {"action": "claim", "expected_version": 1},
+    }
+    return bodies.get((method, rule), {} if method in ("POST", "PUT", "PATCH") else None)
+
+
+def _call(client: FlaskClient, method: str, rule: str, ids: dict[str, str],
+          headers: dict[str, str] | None = None) -> Any:
+    url = (rule.replace("<department_id>", ids["urban"]).replace("<day>", DAY).replace("<code>", "repair")
+           .replace("<int:version>", "1").replace("<request_id>", ids["request"]))
+    return client.open(url, method=method, json=_body(method, rule, ids), headers=headers or {},
+                       query_string=QUERIES.get((method, rule)))
+
+
+def _problem(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == PROBLEM
+    body: dict[str, Any] = response.get_json()
+    assert body["status"] == status
+    return body
+
+
+def _state(app: Flask) -> dict[str, int]:
+    """What a refused request must not have changed."""
+    return {table: count_rows(app, table) for table in ("departments", "staff", "audit_records", "residents",
+                                                        "process_versions", "request_events")}
+
+
+class _Tokens:
+    """Tokens by who holds them, signed in on first use: ``admin``, ``resident`` or a non-admin role."""
+
+    def __init__(self, staff_token: Callable[..., str], resident_token: Callable[[str], str]) -> None:
+        self._staff_token, self._resident_token = staff_token, resident_token
+        self._cache: dict[str, str] = {}
+
+    def __getitem__(self, who: str) -> str:
+        if who not in self._cache:
+            if who == "admin":
+                self._cache[who] = self._staff_token("authz-admin", "district", ("admin",))
+            elif who == "resident":
+                self._cache[who] = self._resident_token("authz-resident")
+            else:  # in another department than the one the requests are about
+                self._cache[who] = self._staff_token(f"housing-{who}", "housing", (who,))
+        return self._cache[who]
+
+
+def _repair(name_suffix: int) -> dict[str, Any]:
+    data = builtin_definition_data("repair")
+    data["name"] = f"报修（第{name_suffix}版）"
+    return data
+
+
+@pytest.fixture
+def departments(app: Flask, departments: dict[str, str]) -> dict[str, str]:
+    """The conftest's departments, plus two versions of the repair process and a request with urban on it."""
+    with app.app_context():
+        process_operations.upload(SYSTEM, _repair(1), activate=True)
+        process_operations.upload(SYSTEM, _repair(2))
+        service = catalog_operations.create_service(SYSTEM, code="repair", name="报修", category="repair",
+                                                    process_code="repair", time_limit_working_days=3)
+        owner = Resident(openid="o-authz-owner")
+        db.session.add(owner)
+        db.session.flush()
+        request = request_operations.submit(Actor(kind="resident", id=owner.id), service, {}, {})
+        db.session.commit()
+        return {**departments, "request": request.id}
+
+
+@pytest.fixture
+def tokens(departments: dict[str, str], staff_token: Callable[..., str],
+           resident_token: Callable[[str], str]) -> _Tokens:
+    return _Tokens(staff_token, resident_token)
+
+
+def test_the_table_covers_every_endpoint(app: Flask) -> None:
+    routes = set()
+    for rule in app.url_map.iter_rules():
+        if rule.rule in NOT_ACCESS_CONTROLLED or rule.rule.startswith("/api/"):
+            continue
+        routes.update((method, rule.rule) for method in rule.methods or () if method not in ("HEAD", "OPTIONS"))
+
+    assert routes - set(ACCESS) == set(), "new endpoints: add them to ACCESS with who may call them"
+    assert set(ACCESS) - routes == set(), "ACCESS lists endpoints that no longer exist"
+
+
+@pytest.mark.parametrize(("method", "rule"), _entries("resident", "own", "staff", "admin", "department"))
+def test_anonymous_is_401(app: Flask, client: FlaskClient, departments: dict[str, str],
+                          method: str, rule: str) -> None:
+    before = _state(app)
+
+    response = _call(client, method, rule, departments)
+
+    _problem(response, 401)
+    assert response.headers["WWW-Authenticate"].lower().startswith("bearer")
+    assert _state(app) == before
+
+
+@pytest.mark.parametrize(("method", "rule"), _entries("resident", "own", "staff", "admin", "department"))
+def test_the_wrong_kind_of_token_is_401(app: Flask, client: FlaskClient, departments: dict[str, str],
+                                        tokens: _Tokens, method: str, rule: str) -> None:
+    wrong = tokens["admin"] if ACCESS[(method, rule)] in ("resident", "own") else tokens["resident"]
+    before = _state(app)
+
+    _problem(_call(client, method, rule, departments, bearer(wrong)), 401)
+
+    assert _state(app) == before
+
+
+@pytest.mark.parametrize(("method", "rule"), _entries("admin"))
+def test_staff_without_the_admin_role_get_403(app: Flask, client: FlaskClient, departments: dict[str, str],
+                                              tokens: _Tokens, method: str, rule: str) -> None:
+    admin, others = tokens["admin"], [tokens[role] for role in NON_ADMIN_ROLES]
+    if (method, rule) in PREPARE:
+        prepared = _call(client, *PREPARE[(method, rule)], departments, bearer(admin))
+        assert 200 <= prepared.status_code < 300, prepared.get_json()
+    before = _state(app)
+
+    for token in others:
+        _problem(_call(client, method, rule, departments, bearer(token)), 403)
+
+    assert _state(app) == before
+    # The same request from an administrator goes through: the refusal was about the role alone.
+    allowed = _call(client, method, rule, departments, bearer(admin))
+    assert 200 <= allowed.status_code < 300, allowed.get_json()
+
+
+@pytest.mark.parametrize(("method", "rule"), _entries("staff"))
+def test_any_staff_member_may_call_staff_endpoints(client: FlaskClient, departments: dict[str, str],
+                                                   tokens: _Tokens, method: str, rule: str) -> None:
+    response = _call(client, method, rule, departments, bearer(tokens["handler"]))
+
+    assert 200 <= response.status_code < 300, response.get_json()
+
+
+@pytest.mark.parametrize(("method", "rule"), _entries("resident", "own"))
+def test_residents_may_call_resident_endpoints(client: FlaskClient, departments: dict[str, str],
+                                               tokens: _Tokens, method: str, rule: str) -> None:
+    response = _call(client, method, rule, departments, bearer(tokens["resident"]))
+
+    assert 200 <= response.status_code < 300, response.get_json()
+
+
+@pytest.mark.parametrize(("method", "rule"), _entries("public"))
+def test_public_endpoints_need_no_token(client: FlaskClient, departments: dict[str, str],
+                                        tokens: _Tokens, method: str, rule: str) -> None:
+    assert tokens["admin"]  # the account the staff login uses
+
+    response = _call(client, method, rule, departments)
+
+    assert response.status_code == 200, response.get_json()
+
+
+@pytest.mark.parametrize(("method", "rule"), _entries("own"))
+def test_a_resident_never_sees_or_changes_another_residents_data(
+    app: Flask, client: FlaskClient, departments: dict[str, str], resident_token: Callable[[str], str],
+    method: str, rule: str,
+) -> None:
+    first = bearer(resident_token("first-resident"))
+    mine = client.patch("/mp/v1/me", json={"name": "第一位居民", "phone": "13800138000"}, headers=first)
+    assert mine.status_code == 200
+    other = bearer(resident_token("second-resident"))
+
+    response = _call(client, method, rule, departments, other)
+
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert response.get_json()["id"] != mine.get_json()["id"]
+    for secret in (mine.get_json()["id"], "第一位居民", "13800138000"):
+        assert secret not in text
+    assert client.get("/mp/v1/me", headers=first).get_json() == mine.get_json()
+
+
+@pytest.mark.parametrize(("method", "rule"), _entries("department"))
+def test_another_departments_staff_are_refused(app: Flask, client: FlaskClient, departments: dict[str, str],
+                                               tokens: _Tokens, staff_token: Callable[..., str],
+                                               method: str, rule: str) -> None:
+    # housing staff of every role, and a district administrator (signed in before the snapshot)
+    others = [tokens[who] for who in (*NON_ADMIN_ROLES, "admin")]
+    before = _state(app)
+
+    for token in others:
+        response = _call(client, method, rule, departments, bearer(token))
+        # reading someone else's request: 404 (not yours); acting on it: 403
+        _problem(response, 404 if method == "GET" else 403)
+
+    assert _state(app) == before
+    own = bearer(staff_token("urban-officer", "urban", ("handler",)))
+    allowed = _call(client, method, rule, departments, own)
+    assert 200 <= allowed.status_code < 300, allowed.get_json()
