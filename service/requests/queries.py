@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from service.core.auth import Actor
 from service.core.db import db, utcnow
 from service.core.errors import NotFound
+from service.engine.timing import StepVisit, step_visits
 from service.processes.models import ProcessVersion
 from service.processes.queries import definition_of
 from service.requests import operations
@@ -54,6 +55,7 @@ class StaffRequestView:
     process_code: str
     process_version: int
     current_step_name: str
+    steps: list[StepVisit]
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.request, name)
@@ -88,16 +90,19 @@ def staff_view(actor: Actor, request_id: str) -> StaffRequestView:
     version = db.session.get(ProcessVersion, request.process_version_id)
     assert version is not None
     definition = definition_of(version)
+    events = list(db.session.execute(
+        sa.select(RequestEvent).where(RequestEvent.request_id == request.id).order_by(RequestEvent.seq)
+    ).scalars())
+    ctx = operations.engine_context(departments)
     return StaffRequestView(
         request=request,
         allowed_actions=operations.allowed_for(actor, request),
         assignees=list(db.session.execute(
             sa.select(RequestAssignee).where(RequestAssignee.request_id == request.id)).scalars()),
-        events=list(db.session.execute(
-            sa.select(RequestEvent).where(RequestEvent.request_id == request.id).order_by(RequestEvent.seq)
-        ).scalars()),
+        events=events,
         clock=clock_view(request),
         process_code=version.code,
         process_version=version.version,
         current_step_name=definition.step(request.current_step).name,
+        steps=step_visits(definition, [operations.event_of(e) for e in events], ctx.calendar, ctx.tz, utcnow()),
     )

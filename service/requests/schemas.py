@@ -59,6 +59,16 @@ class EventSchema(ma.Schema):
     public = ma.fields.Boolean()
 
 
+class StepVisitSchema(ma.Schema):
+    step = ma.fields.String()
+    entered_at = LocalDateTime()
+    left_at = LocalDateTime(allow_none=True)
+    waiting = ma.fields.String(allow_none=True, metadata={
+        "description": "resident or third_party while waiting on them; null while the department handles it"})
+    working_days = ma.fields.Integer()
+    seconds = ma.fields.Float()
+
+
 class StaffRequestSchema(ma.Schema):
     id = ma.fields.String()
     service_id = ma.fields.String()
@@ -82,3 +92,5 @@ class StaffRequestSchema(ma.Schema):
     assignees = ma.fields.List(ma.fields.Nested(AssigneeSchema))
     clock = ma.fields.Nested(ClockSchema)
     events = ma.fields.List(ma.fields.Nested(EventSchema))
+    steps = ma.fields.List(ma.fields.Nested(StepVisitSchema), metadata={
+        "description": "Each stay on a step: how long it took, and whether that was handling or waiting."})

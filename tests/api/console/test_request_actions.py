@@ -37,6 +37,8 @@ def test_a_repair_through_its_process(client, login_as, submit_request, app):
     assert done.get_json()["status"] == "completed"
     assert done.get_json()["closed_at"] is not None
     assert [e["action"] for e in done.get_json()["events"]] == ["submit", "accept", "complete"]
+    assert [(s["step"], s["waiting"]) for s in done.get_json()["steps"]] == [("acceptance", None), ("repair", None)]
+    assert all(s["left_at"] is not None for s in done.get_json()["steps"])
     assert count_rows(app, "audit_records", object_id=request_id) == 3
 
     with app.app_context():
