@@ -1,4 +1,4 @@
-"""Requests, their immutable events (流转记录) and who is expected to act on them now."""
+"""Requests, their immutable events (流转记录), who is expected to act on them now, and their ratings (好差评)."""
 
 from __future__ import annotations
 
@@ -70,3 +70,31 @@ class RequestAssignee(Base):
     role: Mapped[str] = mapped_column(sa.String(32))
     # the step's deadline, or the request's where the step has none: what a work queue sorts by
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+FOLLOW_UP_STATUSES = ("none", "open", "answered", "closed")
+
+
+class Rating(IdMixin, VersionedMixin, TimestampMixin, Base):
+    """A 1–5 rating of a finished request; 1 or 2 opens a follow-up (差评整改) the department must answer."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (
+        sa.CheckConstraint("level BETWEEN 1 AND 5", name="level_range"),
+        sa.CheckConstraint(sa.column("follow_up_status").in_(FOLLOW_UP_STATUSES), name="known_follow_up_status"),
+        sa.Index("ix_ratings_follow_up_queue", "follow_up_department_id", "follow_up_status", "follow_up_due_at"),
+    )
+
+    request_id: Mapped[str] = mapped_column(sa.ForeignKey("requests.id"), unique=True)
+    resident_id: Mapped[str] = mapped_column(sa.ForeignKey("residents.id"), index=True)
+    service_id: Mapped[str] = mapped_column(sa.ForeignKey("services.id"), index=True)
+    level: Mapped[int] = mapped_column(sa.Integer)
+    comment: Mapped[str | None] = mapped_column(sa.Text)
+    tags: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    follow_up_status: Mapped[str] = mapped_column(sa.String(16), default="none")
+    follow_up_department_id: Mapped[str | None] = mapped_column(sa.ForeignKey("departments.id"))
+    follow_up_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    follow_up_answer: Mapped[str | None] = mapped_column(sa.Text)
+    follow_up_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    follow_up_answered_by: Mapped[str | None] = mapped_column(sa.ForeignKey("staff.id"))
+    extra: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
