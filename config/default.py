@@ -9,6 +9,8 @@ SQLITE_BUSY_TIMEOUT_MS = 15000
 TIME_ZONE = "Asia/Shanghai"
 UPLOAD_DIR = os.path.abspath("var/uploads")
 MAX_CONTENT_LENGTH = 20 * 1024 * 1024
+# Largest uploaded file (413 above it); a material of a service may allow less.
+ATTACHMENT_MAX_BYTES = 20 * 1024 * 1024
 REDIS_URL = ""
 
 WECHAT_APP_ID = "wx-civicdesk-dev"
@@ -37,3 +39,7 @@ ARGON2_TIME_COST = 3
 ARGON2_MEMORY_COST_KIB = 65536
 # How often a worker checks whether administrators changed the working-day calendar.
 CALENDAR_REFRESH_SECONDS = 5
+# Working days a department has to answer a rating of 1 or 2 (差评整改).
+FOLLOW_UP_WORKING_DAYS = 5
+# How long a worker trusts its cached department directory (changes made by the worker itself show at once).
+DIRECTORY_REFRESH_SECONDS = 5

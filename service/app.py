@@ -44,7 +44,9 @@ def create_app(settings: dict[str, Any] | None = None, environment: str | None =
     app = CivicdeskFlask("civicdesk", static_folder=None)
     app.config.update(conf)
     app.config["SQLALCHEMY_DATABASE_URI"] = conf["DATABASE_URL"]
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+    # A pooled PostgreSQL connection can be cut by the server or a proxy; a SQLite file cannot.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = (
+        {} if conf["DATABASE_URL"].startswith("sqlite") else {"pool_pre_ping": True})
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     if conf.get("PROXY_FIX_X_FOR"):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(conf["PROXY_FIX_X_FOR"]))  # type: ignore[method-assign]

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from service.accounts import passwords
+from service.accounts import passwords, queries
 from service.accounts.models import ROLES, Department, Resident, Staff, StaffRole
 from service.accounts.permissions import can_manage_organisation
 from service.core import audit
@@ -163,6 +163,7 @@ def create_department(actor: Actor, code: str, name: str, parent_id: str | None)
     department = Department(code=code, name=name, parent_id=parent_id)
     db.session.add(department)
     db.session.flush()
+    queries.forget_departments()
     audit.record(actor, "department.created", "department", department.id,
                  {"code": code, "name": name, "parent_id": parent_id})
     db.session.flush()
@@ -197,6 +198,7 @@ def update_department(actor: Actor, department_id: str, changes: dict[str, Any],
     for key, value in changes.items():
         setattr(department, key, value)
     department.updated_at = utcnow()
+    queries.forget_departments()
     audit.record(actor, "department.updated", "department", department.id,
                  {"before": before, "after": changes})
     db.session.flush()

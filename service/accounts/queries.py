@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+
 import sqlalchemy as sa
+from flask import current_app
 
 from service.accounts.models import Department, Resident, Staff
 from service.core.db import db
@@ -43,3 +47,34 @@ def staff_page(cursor: str | None, limit: int | None, department_id: str | None 
     if department_id is not None:
         stmt = stmt.where(Staff.department_id == department_id)
     return paginate(stmt, [Staff.username], cursor=cursor, limit=limit)
+
+
+@dataclass(frozen=True)
+class DepartmentDirectory:
+    """Department codes (the names process definitions use) and ids (the database's), both ways."""
+
+    code_of: dict[str, str]
+    id_of: dict[str, str]
+    active_codes: frozenset[str]
+
+
+def department_directory() -> DepartmentDirectory:
+    """Cached per app for ``DIRECTORY_REFRESH_SECONDS``: read on every action, changed a few times a year.
+
+    Changes made through this process are seen at once (``forget_departments``); other workers see them
+    within the refresh interval.
+    """
+    cache = current_app.extensions.setdefault("civicdesk_departments", {})
+    now = time.monotonic()
+    if cache.get("expires", 0.0) > now:
+        directory: DepartmentDirectory = cache["directory"]
+        return directory
+    rows = db.session.execute(sa.select(Department.id, Department.code, Department.active)).all()
+    directory = DepartmentDirectory(code_of={r.id: r.code for r in rows}, id_of={r.code: r.id for r in rows},
+                                    active_codes=frozenset(r.code for r in rows if r.active))
+    cache.update(directory=directory, expires=now + float(current_app.config["DIRECTORY_REFRESH_SECONDS"]))
+    return directory
+
+
+def forget_departments() -> None:
+    current_app.extensions.get("civicdesk_departments", {}).clear()

@@ -8,24 +8,27 @@ import sqlalchemy as sa
 from flask import g, has_request_context
 
 from service.core.auth import Actor
-from service.core.db import db
+from service.core.db import db, new_id, utcnow
 from service.core.models import AuditRecord
 from service.core.pagination import Page, paginate
 
+_INSERT_AUDIT = AuditRecord.__table__.insert()
+
 
 def record(actor: Actor, action: str, object_type: str, object_id: str,
-           data: dict[str, Any] | None = None) -> AuditRecord:
-    entry = AuditRecord(
-        actor_kind=actor.kind,
-        actor_id=actor.id if actor.kind != "system" else None,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        data=data or {},
-        request_id=g.get("request_id") if has_request_context() else None,
-    )
-    db.session.add(entry)
-    return entry
+           data: dict[str, Any] | None = None) -> None:
+    """Insert the record at once on the session's transaction (no unit of work: it is never read back here)."""
+    db.session.execute(_INSERT_AUDIT, {
+        "id": new_id(),
+        "at": utcnow(),
+        "actor_kind": actor.kind,
+        "actor_id": actor.id if actor.kind != "system" else None,
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "data": data or {},
+        "request_id": g.get("request_id") if has_request_context() else None,
+    })
 
 
 def records_page(cursor: str | None, limit: int | None, **filters: str | None) -> Page[AuditRecord]:

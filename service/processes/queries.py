@@ -30,6 +30,20 @@ def definition_of(version: ProcessVersion) -> ProcessDefinition:
     return _parsed(version.id, version.checksum)
 
 
+_by_id: dict[str, ProcessDefinition] = {}
+
+
+def definition_by_id(version_id: str) -> ProcessDefinition:
+    """The definition of a version without loading its row again: versions never change once stored."""
+    definition = _by_id.get(version_id)
+    if definition is None:
+        row = db.session.get(ProcessVersion, version_id)
+        if row is None:
+            raise NotFound("No such process version.")
+        definition = _by_id[version_id] = definition_of(row)
+    return definition
+
+
 def get_version(code: str, version: int) -> ProcessVersion:
     row = db.session.execute(
         sa.select(ProcessVersion).where(ProcessVersion.code == code, ProcessVersion.version == version)

@@ -6,85 +6,111 @@ engine decide, then writes the new state, exactly one immutable event and one au
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm.attributes import set_committed_value
 
-from service.accounts.models import Department
+from service.accounts.queries import DepartmentDirectory, department_directory
+from service.attachments.models import Attachment
 from service.calendar.queries import load_calendar, time_zone
 from service.catalog.models import Service
 from service.core import audit
 from service.core.auth import Actor
 from service.core.concurrency import check_version
 from service.core.db import db, new_id, utcnow
-from service.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from service.core.errors import Conflict, Forbidden, NotFound, StaleVersion, ValidationFailed
 from service.engine import runtime
+from service.engine.clock import Clock
 from service.engine.definition import ProcessDefinition
 from service.engine.errors import ActorNotAllowed, IllegalAction, InvalidActionData
 from service.engine.runtime import Command, Context, EngineActor, RequestState
 from service.engine.serialize import state_from_dict, state_to_dict
 from service.processes.models import ProcessVersion
-from service.processes.queries import active_version, definition_of
-from service.requests.models import Request, RequestAssignee, RequestEvent
+from service.processes.queries import active_version, definition_by_id, definition_of
+from service.requests.models import Rating, Request, RequestAssignee, RequestEvent
 from service.requests.permissions import can_view_request
 
+# Core statements with bound parameters: an action is on the hot path of every office, and these skip the
+# ORM's unit of work and the per-call building of statements.
+_REQUESTS: sa.Table = Request.__table__  # type: ignore[assignment]
+_UPDATE_REQUEST = _REQUESTS.update().where(_REQUESTS.c.id == sa.bindparam("b_id"),
+                                           _REQUESTS.c.version == sa.bindparam("b_version"))
+_INSERT_EVENT = RequestEvent.__table__.insert()
+_ASSIGNEES: sa.Table = RequestAssignee.__table__  # type: ignore[assignment]
+_INSERT_ASSIGNEES = _ASSIGNEES.insert()
+_DELETE_ASSIGNEES = _ASSIGNEES.delete().where(_ASSIGNEES.c.request_id == sa.bindparam("b_id"))
+_SELECT_FOR_UPDATE = sa.select(Request).where(Request.id == sa.bindparam("b_id")).with_for_update()
 
-class Departments:
-    """Department codes (the engine's and the definitions' names) and ids (the database's), both ways."""
 
-    def __init__(self) -> None:
-        rows = db.session.execute(sa.select(Department.id, Department.code, Department.active)).all()
-        self.code_of = {row.id: row.code for row in rows}
-        self.id_of = {row.code: row.id for row in rows}
-        self.active_codes = frozenset(row.code for row in rows if row.active)
-
-
-def engine_context(departments: Departments) -> Context:
+def engine_context(departments: DepartmentDirectory) -> Context:
     return Context(calendar=load_calendar(), tz=time_zone(), known_departments=departments.active_codes)
 
 
-def engine_actor(actor: Actor, departments: Departments) -> EngineActor:
+def engine_actor(actor: Actor, departments: DepartmentDirectory) -> EngineActor:
     department = departments.code_of.get(actor.department_id) if actor.department_id else None
     return EngineActor(kind=actor.kind, id=actor.id, department=department, roles=actor.roles)
 
 
 def _sync(request: Request, state: RequestState, definition: ProcessDefinition, ctx: Context,
-          departments: Departments, now: datetime) -> None:
-    """Copy what queries need out of the engine's state onto the row, and list who must act now.
+          departments: DepartmentDirectory, now: datetime, previous: RequestState | None = None,
+          **extra: Any) -> None:
+    """Copy what queries need out of the engine's state onto the row, and rewrite who must act now.
 
-    Call :func:`_clear_assignees` first for an existing request: its DELETE would autoflush the row, which
-    must be updated once per action.
+    An existing request's work-queue rows change before the row itself, since their statements autoflush and
+    the row must be updated once per action; a new request's row is complete before its queue rows follow it.
     """
-    request.state = state_to_dict(state)
-    request.status = state.status
-    request.current_step = state.step
-    request.due_at = state.clock.due_at(ctx.calendar, ctx.tz, now)
-    request.step_due_at = state.step_clock.due_at(ctx.calendar, ctx.tz, now) if state.step_clock else None
-    request.closed_at = state.clock.stopped_at
-    request.claimed_by_id = state.claimed_by
-    request.updated_at = now
-    queue_due = request.step_due_at or request.due_at
-    for assignment in runtime.expected_actors(definition, state):
-        db.session.add(RequestAssignee(request_id=request.id, department_id=departments.id_of[assignment.department],
-                                       role=assignment.role, due_at=queue_due))
+    due = state.clock.due_at(ctx.calendar, ctx.tz, now)
+    step_due = state.step_clock.due_at(ctx.calendar, ctx.tz, now) if state.step_clock else None
+    queue_due = step_due or due
+    expected = [(departments.id_of[a.department], a.role) for a in runtime.expected_actors(definition, state)]
+    before = [] if previous is None else [(departments.id_of[a.department], a.role)
+                                          for a in runtime.expected_actors(definition, previous)]
+    moved = expected != before or queue_due != (request.step_due_at or request.due_at)
+    if previous is not None and before and moved:
+        db.session.execute(_DELETE_ASSIGNEES, {"b_id": request.id})
+        before = []
+
+    values = {"state": state_to_dict(state), "status": state.status, "current_step": state.step, "due_at": due,
+              "step_due_at": step_due, "closed_at": state.clock.stopped_at, "claimed_by_id": state.claimed_by,
+              "updated_at": now, **extra}
+    if previous is None:
+        for name, value in values.items():
+            setattr(request, name, value)
+    else:
+        _update_row(request, values)
+
+    if expected and expected != before:
+        # a new request's INSERT must be flushed first; an existing one's UPDATE must wait for the final flush
+        with db.session.no_autoflush if previous is not None else nullcontext():
+            db.session.execute(_INSERT_ASSIGNEES, [
+                {"request_id": request.id, "department_id": d, "role": role, "due_at": queue_due}
+                for d, role in expected])
 
 
-def _clear_assignees(request: Request) -> None:
-    db.session.execute(sa.delete(RequestAssignee).where(RequestAssignee.request_id == request.id))
+def _update_row(request: Request, values: dict[str, Any]) -> None:
+    """One UPDATE of an existing request, conditional on the version it was read at (optimistic concurrency),
+    written without the unit of work: an action is on the hot path of every office."""
+    values = {**values, "version": request.version + 1, "event_count": request.event_count + 1}
+    result = db.session.execute(_UPDATE_REQUEST, {**values, "b_id": request.id, "b_version": request.version})
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise StaleVersion("Somebody else changed this request first; reload it.")
+    for name, value in values.items():
+        set_committed_value(request, name, value)
 
 
-def _add_event(request: Request, event: runtime.Event) -> RequestEvent:
-    """Append the event; ``request.event_count`` must already count it (so the row is updated only once)."""
-    row = RequestEvent(
-        request_id=request.id, seq=request.event_count, action=event.action, at=event.at,
-        actor_kind=event.actor_kind, actor_id=event.actor_id, actor_department=event.actor_department,
-        from_step=event.from_step, to_step=event.to_step, comment=event.comment, data=dict(event.data),
-        public=event.public,
-    )
-    db.session.add(row)
-    return row
+def _add_event(request: Request, event: runtime.Event) -> None:
+    """Append the event as number ``request.event_count`` (already counting it)."""
+    db.session.execute(_INSERT_EVENT, {
+        "id": new_id(), "request_id": request.id, "seq": request.event_count, "action": event.action,
+        "at": event.at, "actor_kind": event.actor_kind, "actor_id": event.actor_id,
+        "actor_department": event.actor_department, "from_step": event.from_step, "to_step": event.to_step,
+        "comment": event.comment, "data": dict(event.data), "public": event.public,
+    })
 
 
 def event_of(row: RequestEvent) -> runtime.Event:
@@ -100,13 +126,14 @@ def submit(actor: Actor, service: Service, form: Mapping[str, Any], materials: M
     now = at or utcnow()
     version = active_version(service.process_code)
     definition = definition_of(version)
-    departments = Departments()
+    departments = department_directory()
     ctx = engine_context(departments)
     state, event = runtime.start(definition, actor.id, now)
     request = Request(id=new_id(), service_id=service.id, process_version_id=version.id, resident_id=actor.id,
                       submitted_at=now, form=dict(form), materials=dict(materials), event_count=1)
     db.session.add(request)
     _sync(request, state, definition, ctx, departments, now)
+    db.session.flush()
     _add_event(request, event)
     audit.record(actor, "request.submitted", "request", request.id, {"service": service.code})
     db.session.flush()
@@ -114,9 +141,7 @@ def submit(actor: Actor, service: Service, form: Mapping[str, Any], materials: M
 
 
 def load_for_update(request_id: str) -> Request:
-    request = db.session.execute(
-        sa.select(Request).where(Request.id == request_id).with_for_update()
-    ).scalar_one_or_none()
+    request = db.session.execute(_SELECT_FOR_UPDATE, {"b_id": request_id}).scalar_one_or_none()
     if request is None:
         raise NotFound("No such request.")
     return request
@@ -127,14 +152,12 @@ def act(actor: Actor, request_id: str, action: str, comment: str | None, data: M
     """Apply one action to a request (409 stale version or illegal action, 403 not yours to act on)."""
     now = at or utcnow()
     request = load_for_update(request_id)
-    departments = Departments()
+    departments = department_directory()
     department_code = departments.code_of.get(actor.department_id) if actor.department_id else None
     if actor.kind == "resident" and not can_view_request(actor, request):
         raise NotFound("No such request.")
     check_version(request.version, expected_version)
-    version = db.session.get(ProcessVersion, request.process_version_id)
-    assert version is not None
-    definition = definition_of(version)
+    definition = definition_by_id(request.process_version_id)
     ctx = engine_context(departments)
     state = state_from_dict(request.state)
     try:
@@ -148,9 +171,7 @@ def act(actor: Actor, request_id: str, action: str, comment: str | None, data: M
         raise Forbidden(str(refused)) from refused
     except InvalidActionData as invalid:
         raise ValidationFailed(str(invalid), errors=invalid.errors) from invalid
-    _clear_assignees(request)
-    _sync(request, new_state, definition, ctx, departments, now)
-    request.event_count += 1
+    _sync(request, new_state, definition, ctx, departments, now, previous=state)
     _add_event(request, event)
 
     audit.record(actor, f"request.{action}", "request", request.id,
@@ -161,18 +182,15 @@ def act(actor: Actor, request_id: str, action: str, comment: str | None, data: M
 
 def record_migration(actor: Actor, request: Request, source: ProcessVersion, target: ProcessVersion) -> None:
     """Move a running request onto another version of its process, recorded as a ``migrate`` event."""
-    departments = Departments()
+    departments = department_directory()
     definition = definition_of(target)
     state = state_from_dict(request.state)
     now = utcnow()
     event = runtime.Event(action="migrate", at=now, actor_kind=actor.kind, actor_id=actor.id,
                           actor_department=None, from_step=state.step, to_step=state.step,
                           data={"from_version": source.version, "to_version": target.version}, public=False)
-    _clear_assignees(request)
-    request.process_version_id = target.id
     _sync(request, runtime.evolve(definition, state, event), definition, engine_context(departments), departments,
-          now)
-    request.event_count += 1
+          now, previous=state, process_version_id=target.id)
     _add_event(request, event)
     audit.record(actor, "request.migrated", "request", request.id,
                  {"from_version": source.version, "to_version": target.version})
@@ -183,9 +201,75 @@ def view_state(request: Request) -> RequestState:
 
 
 def allowed_for(actor: Actor, request: Request) -> list[str]:
-    departments = Departments()
-    version = db.session.get(ProcessVersion, request.process_version_id)
-    assert version is not None
-    return runtime.allowed_actions(definition_of(version), state_from_dict(request.state),
+    departments = department_directory()
+    return runtime.allowed_actions(definition_by_id(request.process_version_id), state_from_dict(request.state),
                                    engine_actor(actor, departments), engine_context(departments), utcnow())
 
+
+
+def _own_attachments(actor: Actor, ids: Iterable[str]) -> bool:
+    wanted = set(ids)
+    if not wanted:
+        return True
+    found = set(db.session.execute(
+        sa.select(Attachment.id).where(Attachment.id.in_(wanted), Attachment.owner_kind == actor.kind,
+                                       Attachment.owner_id == actor.id)
+    ).scalars())
+    return found == wanted
+
+
+def submit_request(actor: Actor, service_id: str, form: Mapping[str, Any], materials: Mapping[str, list[str]],
+                   at: datetime | None = None) -> Request:
+    """Validate a resident's submission against the service's form and materials, then start its process."""
+    from service.attachments.operations import check_materials
+    from service.catalog.forms import validate_submission
+
+    service = db.session.get(Service, service_id)
+    if service is None or not service.active:
+        raise ValidationFailed("Unknown service.", errors={"service_id": ["No such service."]})
+    cleaned, errors = validate_submission(service.form, form)
+    errors.update(check_materials(actor, service.materials, materials))
+    if errors:
+        raise ValidationFailed("The form or the materials are incomplete or invalid.", errors=errors)
+    return submit(actor, service, cleaned, {key: list(ids) for key, ids in materials.items()}, at)
+
+
+def supplement(actor: Actor, request_id: str, materials: Mapping[str, list[str]], answers: Mapping[str, Any],
+               comment: str | None, expected_version: int | None) -> Request:
+    """The resident provides what staff asked for; the process decides whether the clock resumes or restarts."""
+    if not _own_attachments(actor, (i for ids in materials.values() for i in ids)):
+        raise ValidationFailed("Unknown attachment.", errors={"materials": ["Unknown attachment."]})
+    data = {k: v for k, v in (("materials", dict(materials)), ("answers", dict(answers))) if v}
+    return act(actor, request_id, "supplement", comment, data, expected_version)
+
+
+def rate(actor: Actor, request_id: str, level: int, comment: str | None, tags: list[str]) -> Rating:
+    """Rate a completed request once; a rating of 1 or 2 opens a follow-up for the department that handled it."""
+    request = load_for_update(request_id)
+    if actor.kind != "resident" or request.resident_id != actor.id:
+        raise NotFound("No such request.")
+    if request.status != "completed":
+        raise Conflict("Only a completed request can be rated.")
+    if db.session.execute(sa.select(Rating.id).where(Rating.request_id == request.id)).first():
+        raise Conflict("This request was rated already.")
+    rating = Rating(request_id=request.id, resident_id=actor.id, service_id=request.service_id, level=level,
+                    comment=comment, tags=sorted(set(tags)))
+    if level <= 2:
+        departments = department_directory()
+        last_department = db.session.execute(
+            sa.select(RequestEvent.actor_department).where(RequestEvent.request_id == request.id,
+                                                           RequestEvent.actor_kind == "staff")
+            .order_by(RequestEvent.seq.desc()).limit(1)
+        ).scalar()
+        ctx = engine_context(departments)
+        now = utcnow()
+        rating.follow_up_status = "open"
+        rating.follow_up_department_id = departments.id_of.get(last_department or "")
+        days = int(current_app.config["FOLLOW_UP_WORKING_DAYS"])
+        rating.follow_up_due_at = Clock.start(now, days).due_at(ctx.calendar, ctx.tz, now)
+    db.session.add(rating)
+    db.session.flush()
+    audit.record(actor, "request.rated", "request", request.id,
+                 {"level": level, "follow_up": rating.follow_up_status})
+    db.session.flush()
+    return rating

@@ -7,14 +7,17 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from service.accounts.queries import department_directory
+from service.catalog.models import Service
 from service.core.auth import Actor
 from service.core.db import db, utcnow
 from service.core.errors import NotFound
+from service.core.pagination import Page, paginate
 from service.engine.timing import StepVisit, step_visits
 from service.processes.models import ProcessVersion
 from service.processes.queries import definition_of
 from service.requests import operations
-from service.requests.models import Request, RequestAssignee, RequestEvent
+from service.requests.models import Rating, Request, RequestAssignee, RequestEvent
 from service.requests.permissions import can_view_request
 
 
@@ -26,7 +29,7 @@ def get_request(request_id: str) -> Request:
 
 
 def clock_view(request: Request) -> dict[str, Any]:
-    departments = operations.Departments()
+    departments = department_directory()
     ctx = operations.engine_context(departments)
     clock = operations.view_state(request).clock
     now = utcnow()
@@ -83,7 +86,7 @@ class StaffRequestView:
 
 def staff_view(actor: Actor, request_id: str) -> StaffRequestView:
     request = get_request(request_id)
-    departments = operations.Departments()
+    departments = department_directory()
     code = departments.code_of.get(actor.department_id) if actor.department_id else None
     if not can_view_request(actor, request, code):
         raise NotFound("No such request.")
@@ -106,3 +109,69 @@ def staff_view(actor: Actor, request_id: str) -> StaffRequestView:
         current_step_name=definition.step(request.current_step).name,
         steps=step_visits(definition, [operations.event_of(e) for e in events], ctx.calendar, ctx.tz, utcnow()),
     )
+
+
+@dataclass
+class ResidentRequestView:
+    """A request as its resident sees it: in their words, with only the public part of its history."""
+
+    request: Request
+    service_name: str
+    current_step_name: str
+    allowed_actions: list[str]
+    asked: list[str]
+    timeline: list[RequestEvent]
+    clock: dict[str, Any]
+    rating: Rating | None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.request, name)
+
+    @property
+    def due_at(self) -> Any:
+        return self.clock["due_at"]
+
+    @property
+    def paused(self) -> bool:
+        return bool(self.clock["paused"])
+
+    @property
+    def paused_reason(self) -> str | None:
+        reason: str | None = self.clock["paused_reason"]
+        return reason
+
+
+def _owned(actor: Actor, request_id: str) -> Request:
+    request = db.session.get(Request, request_id)
+    if request is None or actor.kind != "resident" or request.resident_id != actor.id:
+        raise NotFound("No such request.")
+    return request
+
+
+def resident_view(actor: Actor, request_id: str) -> ResidentRequestView:
+    request = _owned(actor, request_id)
+    version = db.session.get(ProcessVersion, request.process_version_id)
+    service = db.session.get(Service, request.service_id)
+    assert version is not None
+    assert service is not None
+    state = operations.view_state(request)
+    return ResidentRequestView(
+        request=request,
+        service_name=service.name,
+        current_step_name=definition_of(version).step(request.current_step).public_name,
+        allowed_actions=operations.allowed_for(actor, request),
+        asked=list(state.asked or ()),
+        timeline=list(db.session.execute(
+            sa.select(RequestEvent).where(RequestEvent.request_id == request.id, RequestEvent.public)
+            .order_by(RequestEvent.seq)).scalars()),
+        clock=clock_view(request),
+        rating=db.session.execute(sa.select(Rating).where(Rating.request_id == request.id)).scalar_one_or_none(),
+    )
+
+
+def resident_requests_page(actor: Actor, status: str | None, cursor: str | None, limit: int | None
+                           ) -> Page[Request]:
+    stmt = sa.select(Request).where(Request.resident_id == actor.id)
+    if status is not None:
+        stmt = stmt.where(Request.status == status)
+    return paginate(stmt, [Request.id], cursor=cursor, limit=limit, descending=True)

@@ -94,3 +94,89 @@ class StaffRequestSchema(ma.Schema):
     events = ma.fields.List(ma.fields.Nested(EventSchema))
     steps = ma.fields.List(ma.fields.Nested(StepVisitSchema), metadata={
         "description": "Each stay on a step: how long it took, and whether that was handling or waiting."})
+
+
+class TimelineEntrySchema(ma.Schema):
+    """One public event, without who acted: residents never see staff names."""
+
+    action = ma.fields.String()
+    at = LocalDateTime()
+    from_step = ma.fields.String(allow_none=True)
+    to_step = ma.fields.String()
+    comment = ma.fields.String(allow_none=True)
+
+
+class FollowUpSchema(ma.Schema):
+    status = ma.fields.String(attribute="follow_up_status")
+    due_at = LocalDateTime(attribute="follow_up_due_at", allow_none=True)
+    answer = ma.fields.String(attribute="follow_up_answer", allow_none=True)
+    answered_at = LocalDateTime(attribute="follow_up_answered_at", allow_none=True)
+
+
+class RatingSchema(ma.Schema):
+    id = ma.fields.String(dump_only=True)
+    level = ma.fields.Integer(metadata={"description": "5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意"})
+    comment = ma.fields.String(allow_none=True)
+    tags = ma.fields.List(ma.fields.String())
+    created_at = LocalDateTime(dump_only=True)
+    follow_up = ma.fields.Function(lambda rating: FollowUpSchema().dump(rating)
+                                   if rating.follow_up_status != "none" else None,
+                                   metadata={"description": "差评整改: opened by a rating of 1 or 2."})
+
+
+class RatingCreateSchema(ma.Schema):
+    level = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=5))
+    comment = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=2000))
+    tags = ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=32)), load_default=list,
+                          validate=ma.validate.Length(max=10))
+
+
+class ResidentRequestSummarySchema(ma.Schema):
+    id = ma.fields.String()
+    service_id = ma.fields.String()
+    status = ma.fields.String()
+    current_step = ma.fields.String()
+    version = ma.fields.Integer()
+    submitted_at = LocalDateTime()
+    due_at = LocalDateTime()
+    closed_at = LocalDateTime(allow_none=True)
+
+
+class ResidentRequestSchema(ResidentRequestSummarySchema):
+    service_name = ma.fields.String()
+    current_step_name = ma.fields.String(metadata={"description": "Where the request stands, in plain words."})
+    paused = ma.fields.Boolean(metadata={"description": "The time limit is paused (e.g. waiting for you)."})
+    paused_reason = ma.fields.String(allow_none=True)
+    asked = ma.fields.List(ma.fields.String(), metadata={"description": "What you are asked to supply now."})
+    allowed_actions = ma.fields.List(ma.fields.String(), metadata={"description": "supplement, withdraw, … now"})
+    form = ma.fields.Dict()
+    materials = ma.fields.Dict()
+    timeline = ma.fields.List(ma.fields.Nested(TimelineEntrySchema))
+    rating = ma.fields.Nested(RatingSchema, allow_none=True)
+
+
+class RequestCreateSchema(ma.Schema):
+    service_id = ma.fields.String(required=True)
+    form = ma.fields.Dict(keys=ma.fields.String(), required=True)
+    materials = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()),
+                               load_default=dict)
+
+
+class SupplementSchema(ma.Schema):
+    materials = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()),
+                               load_default=dict)
+    answers = ma.fields.Dict(keys=ma.fields.String(), load_default=dict)
+    comment = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=2000))
+    expected_version = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1))
+
+
+class WithdrawSchema(ma.Schema):
+    comment = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=2000))
+    expected_version = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1))
+
+
+class ResidentRequestListArgs(ma.Schema):
+    cursor = ma.fields.String(load_default=None)
+    limit = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1))
+    status = ma.fields.String(load_default=None, validate=ma.validate.OneOf(
+        ["submitted", "in_progress", "awaiting_supplement", "completed", "rejected", "withdrawn"]))
