@@ -12,7 +12,8 @@ from service.core.db import db, new_id, utcnow
 from service.core.models import AuditRecord
 from service.core.pagination import Page, paginate
 
-_INSERT_AUDIT = AuditRecord.__table__.insert()
+_AUDIT_RECORDS: sa.Table = AuditRecord.__table__  # type: ignore[assignment]
+_INSERT_AUDIT = _AUDIT_RECORDS.insert()
 
 
 def record(actor: Actor, action: str, object_type: str, object_id: str,

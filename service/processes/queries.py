@@ -62,6 +62,18 @@ def active_version(code: str) -> ProcessVersion:
     return row
 
 
+_ACTIVE_ID = sa.select(ProcessVersion.id).where(ProcessVersion.code == sa.bindparam("b_code"),
+                                                ProcessVersion.active)
+
+
+def active_version_id(code: str) -> str:
+    """The id of the version new requests of ``code`` start on (without loading its definition again)."""
+    version_id = db.session.execute(_ACTIVE_ID, {"b_code": code}).scalar_one_or_none()
+    if version_id is None:
+        raise NotFound(f"Process {code!r} has no active version.")
+    return str(version_id)
+
+
 def versions_of(code: str) -> list[ProcessVersion]:
     rows = list(db.session.execute(
         sa.select(ProcessVersion).where(ProcessVersion.code == code).order_by(ProcessVersion.version)

@@ -31,7 +31,7 @@ from service.engine.errors import ActorNotAllowed, IllegalAction, InvalidActionD
 from service.engine.runtime import Command, Context, EngineActor, RequestState
 from service.engine.serialize import state_from_dict, state_to_dict
 from service.processes.models import ProcessVersion
-from service.processes.queries import active_version, definition_by_id, definition_of
+from service.processes.queries import active_version_id, definition_by_id, definition_of
 from service.requests.models import Rating, Request, RequestAssignee, RequestEvent
 from service.requests.permissions import can_view_request
 
@@ -40,7 +40,8 @@ from service.requests.permissions import can_view_request
 _REQUESTS: sa.Table = Request.__table__  # type: ignore[assignment]
 _UPDATE_REQUEST = _REQUESTS.update().where(_REQUESTS.c.id == sa.bindparam("b_id"),
                                            _REQUESTS.c.version == sa.bindparam("b_version"))
-_INSERT_EVENT = RequestEvent.__table__.insert()
+_EVENTS: sa.Table = RequestEvent.__table__  # type: ignore[assignment]
+_INSERT_EVENT = _EVENTS.insert()
 _ASSIGNEES: sa.Table = RequestAssignee.__table__  # type: ignore[assignment]
 _INSERT_ASSIGNEES = _ASSIGNEES.insert()
 _DELETE_ASSIGNEES = _ASSIGNEES.delete().where(_ASSIGNEES.c.request_id == sa.bindparam("b_id"))
@@ -124,12 +125,12 @@ def submit(actor: Actor, service: Service, form: Mapping[str, Any], materials: M
     if actor.kind != "resident":
         raise Forbidden("Only residents submit requests.")
     now = at or utcnow()
-    version = active_version(service.process_code)
-    definition = definition_of(version)
+    version_id = active_version_id(service.process_code)
+    definition = definition_by_id(version_id)
     departments = department_directory()
     ctx = engine_context(departments)
     state, event = runtime.start(definition, actor.id, now)
-    request = Request(id=new_id(), service_id=service.id, process_version_id=version.id, resident_id=actor.id,
+    request = Request(id=new_id(), service_id=service.id, process_version_id=version_id, resident_id=actor.id,
                       submitted_at=now, form=dict(form), materials=dict(materials), event_count=1)
     db.session.add(request)
     _sync(request, state, definition, ctx, departments, now)
