@@ -43,3 +43,16 @@ CALENDAR_REFRESH_SECONDS = 5
 FOLLOW_UP_WORKING_DAYS = 5
 # How long a worker trusts its cached department directory (changes made by the worker itself show at once).
 DIRECTORY_REFRESH_SECONDS = 5
+# The department that answers residents' consultations (咨询) first; its code.
+CONSULTATION_DEPARTMENT = "service-center"
+# Subscribe-message templates (订阅消息) the mini program may ask residents to accept, by the event they announce:
+# WeChat's template id and its title. The ids here are development placeholders; set the real ones with
+# CIVICDESK_WECHAT_SUBSCRIBE_TEMPLATES as JSON ({"request_accepted": {"id": "…", "title": "…"}, …}).
+WECHAT_SUBSCRIBE_TEMPLATES = {
+    "request_accepted": {"id": "tmpl-request-accepted", "title": "办件受理通知"},
+    "materials_requested": {"id": "tmpl-materials-requested", "title": "补正材料通知"},
+    "request_completed": {"id": "tmpl-request-completed", "title": "办件办结通知"},
+    "request_rejected": {"id": "tmpl-request-rejected", "title": "办件不予受理通知"},
+    "consultation_answered": {"id": "tmpl-consultation-answered", "title": "咨询答复通知"},
+    "follow_up_answered": {"id": "tmpl-follow-up-answered", "title": "差评整改反馈通知"},
+}

@@ -135,10 +135,10 @@ def update_resident(actor: Actor, changes: dict[str, Any], expected: int | None)
             resident.enterprise_uscc = enterprise.get("uscc")
             changed.append("enterprise")
     if changed:
+        resident.updated_at = utcnow()
+        db.session.flush()  # one UPDATE, one new version, before the audit INSERT
         # Only the names of the fields: the values are personal data and the audit log is widely read.
         audit.record(actor, "resident.updated", "resident", resident.id, {"fields": changed})
-        resident.updated_at = utcnow()  # always bump the version, so the ETag changes with the content
-        db.session.flush()
     return resident
 
 

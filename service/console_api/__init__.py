@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask_smorest import Api
 
-from service.console_api import audit, auth, calendar, departments, processes, requests, staff
+from service.console_api import audit, auth, calendar, consultations, departments, processes, requests, staff, tasks
 
 
 def register(api: Api) -> None:
-    for module in (auth, departments, staff, audit, calendar, processes, requests):
+    for module in (auth, departments, staff, audit, calendar, processes, requests, tasks, consultations):
         api.register_blueprint(module.blp, url_prefix=f"/console/v1{module.PREFIX}")

@@ -8,7 +8,7 @@ from service.core.api import Blueprint
 from service.core.auth import current_actor, staff_required
 from service.core.concurrency import etag_for, expected_version
 from service.requests import operations, queries
-from service.requests.schemas import ActionSchema, StaffRequestSchema
+from service.requests.schemas import ActionSchema, NoteSchema, StaffRequestSchema
 
 PREFIX = "/requests"
 blp = Blueprint("console_requests", __name__, description="Requests: detail and actions.")
@@ -36,3 +36,12 @@ def act(body: dict[str, Any], request_id: str) -> Any:
                    expected_version(body["expected_version"]))
     view = queries.staff_view(actor, request_id)
     return view, 200, {"ETag": etag_for(view.request.version)}
+
+
+@blp.route("/<request_id>/notes", methods=["POST"])
+@staff_required()
+@blp.arguments(NoteSchema)
+@blp.response(201, NoteSchema)
+def add_note(body: dict[str, Any], request_id: str) -> Any:
+    """An internal note on the request: seen by staff, never by the resident."""
+    return operations.add_note(current_actor(), request_id, body["body"]), 201

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -53,16 +53,25 @@ def encode_cursor(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def decode_cursor(cursor: str, width: int) -> list[Any]:
+def _malformed() -> BadRequest:
+    return BadRequest("The cursor is malformed; use next_cursor from a previous page.",
+                      errors={"cursor": ["Malformed cursor."]})
+
+
+def decode_cursor(cursor: str, columns: Sequence[Any]) -> list[Any]:
+    """The sort-key values in ``cursor``, each checked against the type of its column."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = json.loads(raw)
-        if not isinstance(values, list) or len(values) != width:
-            raise ValueError("cursor width")
-        return [_decode_value(v) for v in values]
+        decoded = json.loads(raw)
+        if not isinstance(decoded, list):
+            raise ValueError("a cursor is a list of values")
+        values = [_decode_value(v) for v in decoded]
     except (ValueError, binascii.Error, TypeError, UnicodeDecodeError) as exc:
-        raise BadRequest("The cursor is malformed; use next_cursor from a previous page.",
-                         errors={"cursor": ["Malformed cursor."]}) from exc
+        raise _malformed() from exc
+    if len(values) != len(columns) or not all(
+            isinstance(v, c.type.python_type) for v, c in zip(values, columns, strict=True)):
+        raise _malformed()
+    return values
 
 
 def page_size(limit: int | None) -> int:
@@ -78,26 +87,28 @@ def paginate(
     cursor: str | None,
     limit: int | None,
     descending: bool = False,
+    key_of: Callable[[Any], Sequence[Any]] | None = None,
 ) -> Page[Any]:
-    """Run ``stmt`` (a select of one entity) ordered by ``keys`` and return one page of it."""
+    """Run ``stmt`` ordered by ``keys`` and return one page of it.
+
+    ``stmt`` selects one entity, whose attributes named like the keys make the cursor; or, with ``key_of``,
+    any rows, from which ``key_of`` picks the sort-key values.
+    """
     size = page_size(limit)
     columns = list(keys)
     if cursor:
-        values = decode_cursor(cursor, len(columns))
-        for value, column in zip(values, columns, strict=True):
-            if not isinstance(value, column.type.python_type):
-                raise BadRequest("The cursor is malformed; use next_cursor from a previous page.",
-                                 errors={"cursor": ["Malformed cursor."]})
+        values = decode_cursor(cursor, columns)
         row = sa.tuple_(*columns)
         bound = sa.tuple_(*[sa.literal(v, type_=c.type) for v, c in zip(values, columns, strict=True)])
         stmt = stmt.where(row < bound if descending else row > bound)
     order = [c.desc() if descending else c.asc() for c in columns]
-    rows = list(db.session.execute(stmt.order_by(*order).limit(size + 1)).scalars())
+    result = db.session.execute(stmt.order_by(*order).limit(size + 1))
+    rows = list(result.scalars() if key_of is None else result.all())
     items = rows[:size]
     next_cursor = None
     if len(rows) > size:
         last = items[-1]
-        next_cursor = encode_cursor([getattr(last, str(c.key)) for c in columns])
+        next_cursor = encode_cursor(key_of(last) if key_of else [getattr(last, str(c.key)) for c in columns])
     return Page(items=items, next_cursor=next_cursor)
 
 

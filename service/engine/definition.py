@@ -279,6 +279,10 @@ def _semantic_errors(data: Mapping[str, Any], known_departments: Collection[str]
                 add(f"{aw}.to", f"unknown step {action.to!r}")
             if action.to == RETURN and step.kind != "resident":
                 add(f"{aw}.to", "$return is only for actions of a resident step")
+            target_step = steps.get(action.to)
+            if (target_step is not None and target_step.assignee is not None
+                    and target_step.assignee.department == CHOSEN and action.action != "dispatch"):
+                add(f"{aw}.to", "only dispatch may lead to a step whose department is $chosen")
             if action.action == "request_materials" and action.to in steps and steps[action.to].kind != "resident":
                 add(f"{aw}.to", "request_materials must lead to a resident step")
             if action.action == "reopen" and not step.terminal:

@@ -103,6 +103,16 @@ class RequestState:
     outcome: Mapping[str, Any] | None = None  # data of the action that ended the request
     touched: bool = False  # staff acted at least once
     supervised: bool = False  # flagged by a supervisor (督办)
+    # the department each step was last with (after dispatch or transfer), so re-entering a step — sent back,
+    # returning from a supplement or a third party — finds it with the same department
+    step_assignments: tuple[tuple[str, Assignment], ...] = ()
+
+    def remembered_assignment(self, step: str) -> Assignment | None:
+        return next((a for s, a in self.step_assignments if s == step), None)
+
+    def remembering(self, step: str, assignment: Assignment | None) -> tuple[tuple[str, Assignment], ...]:
+        kept = tuple((s, a) for s, a in self.step_assignments if s != step)
+        return (*kept, (step, assignment)) if assignment else kept
 
 
 # --- who may act ------------------------------------------------------------------------------------------
@@ -202,7 +212,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-def _check_field(f: DataField, value: Any) -> list[str]:
+def _check_field(f: DataField, value: Any, required: bool) -> list[str]:
     if (f.type == "integer" and isinstance(value, bool)) or not isinstance(value, _TYPES[f.type]):
         return [f"Must be of type {f.type}."]
     problems = []
@@ -214,9 +224,9 @@ def _check_field(f: DataField, value: Any) -> list[str]:
         problems.append(f"Must be at most {f.maximum}.")
     if f.max_length is not None and isinstance(value, (str, list)) and len(value) > f.max_length:
         problems.append(f"Must have at most {f.max_length} characters or items.")
-    if f.type == "list" and f.required and not value:
+    if f.type == "list" and required and not value:
         problems.append("Must not be empty.")
-    if f.type == "string" and f.required and not value.strip():
+    if f.type == "string" and required and not value.strip():
         problems.append("Must not be blank.")
     return problems
 
@@ -235,7 +245,7 @@ def _validate(definition: ProcessDefinition, state: RequestState, spec: ActionSp
             if required:
                 errors.setdefault(f"data.{f.name}", []).append("Missing data for required field.")
             continue
-        for problem in _check_field(f, command.data[f.name]):
+        for problem in _check_field(f, command.data[f.name], required):
             errors.setdefault(f"data.{f.name}", []).append(problem)
     if spec.comment_required and not (command.comment or "").strip():
         errors.setdefault("comment", []).append("A comment (the reason) is required for this action.")
@@ -370,8 +380,9 @@ def evolve(definition: ProcessDefinition, state: RequestState | None, event: Eve
         return replace(state, claimed_by=None)
     if action == "transfer":
         assert state.assignment is not None
-        return replace(state, assignment=replace(state.assignment, department=event.data["department"]),
-                       claimed_by=None)
+        assignment = replace(state.assignment, department=event.data["department"])
+        return replace(state, assignment=assignment, claimed_by=None,
+                       step_assignments=state.remembering(state.step, assignment))
     if action == "supervise":
         return replace(state, supervised=True)
     if action == "extend":
@@ -420,9 +431,14 @@ def _enter(definition: ProcessDefinition, state: RequestState | None, target: st
     if step.terminal:
         clock = clock.stop(at)
     assignment = None
+    remembered = state.remembered_assignment(target) if state else None
     if step.assignee is not None:
-        department = event.data.get("department") if step.assignee.department == CHOSEN else step.assignee.department
-        assignment = Assignment(department=str(department), role=step.assignee.role)
+        if step.assignee.department == CHOSEN and event.action == "dispatch":
+            assignment = Assignment(department=str(event.data["department"]), role=step.assignee.role)
+        elif remembered is not None:
+            assignment = remembered
+        elif step.assignee.department != CHOSEN:
+            assignment = Assignment(department=step.assignee.department, role=step.assignee.role)
     countersign = None
     if step.countersign is not None:
         required = step.countersign.departments
@@ -449,6 +465,8 @@ def _enter(definition: ProcessDefinition, state: RequestState | None, target: st
         outcome=dict(event.data) if step.terminal else None,
         touched=touched,
         supervised=supervised,
+        step_assignments=state.remembering(target, assignment) if state else (
+            ((target, assignment),) if assignment else ()),
     )
 
 

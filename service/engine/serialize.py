@@ -13,10 +13,17 @@ from typing import Any
 from service.engine.clock import Clock
 from service.engine.runtime import Assignment, Countersign, Event, RequestState
 
-STATE_FORMAT = 1
+STATE_FORMAT = 2
+
+
+def _format_1_to_2(data: dict[str, Any]) -> dict[str, Any]:
+    """Format 2 remembers each step's department; a format-1 state knew only the current step's."""
+    assignment = data.get("assignment")
+    return {**data, "format": 2, "step_assignments": [[data["step"], assignment]] if assignment else []}
+
 
 # format n -> a function turning a format-n dict into a format-(n+1) dict
-_UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+_UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _format_1_to_2}
 
 
 def state_to_dict(state: RequestState) -> dict[str, Any]:
@@ -40,6 +47,8 @@ def state_to_dict(state: RequestState) -> dict[str, Any]:
         "outcome": dict(state.outcome) if state.outcome is not None else None,
         "touched": state.touched,
         "supervised": state.supervised,
+        "step_assignments": [[step, {"department": a.department, "role": a.role}]
+                             for step, a in state.step_assignments],
     }
 
 
@@ -73,6 +82,7 @@ def state_from_dict(raw: Mapping[str, Any]) -> RequestState:
         outcome=data["outcome"],
         touched=data["touched"],
         supervised=data["supervised"],
+        step_assignments=tuple((step, Assignment(**a)) for step, a in data["step_assignments"]),
     )
 
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.core.concurrency import VersionedMixin
-from service.core.db import Base, IdMixin, TimestampMixin, UTCDateTime
+from service.core.db import Base, IdMixin, TimestampMixin, UTCDateTime, utcnow
 
 STATUSES = ("submitted", "in_progress", "awaiting_supplement", "completed", "rejected", "withdrawn")
 
@@ -98,3 +98,16 @@ class Rating(IdMixin, VersionedMixin, TimestampMixin, Base):
     follow_up_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     follow_up_answered_by: Mapped[str | None] = mapped_column(sa.ForeignKey("staff.id"))
     extra: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+
+
+class RequestNote(IdMixin, Base):
+    """An internal note by staff on a request; never shown to the resident."""
+
+    __tablename__ = "request_notes"
+    __table_args__ = (sa.Index("ix_request_notes_request", "request_id", "created_at"),)
+
+    request_id: Mapped[str] = mapped_column(sa.ForeignKey("requests.id", ondelete="CASCADE"))
+    author_id: Mapped[str] = mapped_column(sa.ForeignKey("staff.id"))
+    department_id: Mapped[str | None] = mapped_column(sa.ForeignKey("departments.id"))
+    body: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -6,7 +6,7 @@ engine decide, then writes the new state, exactly one immutable event and one au
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
@@ -16,8 +16,10 @@ from flask import current_app
 from sqlalchemy.orm.attributes import set_committed_value
 
 from service.accounts.queries import DepartmentDirectory, department_directory
-from service.attachments.models import Attachment
+from service.attachments.operations import check_materials
+from service.attachments.queries import own_attachments
 from service.calendar.queries import load_calendar, time_zone
+from service.catalog.forms import validate_submission
 from service.catalog.models import Service
 from service.core import audit
 from service.core.auth import Actor
@@ -32,7 +34,7 @@ from service.engine.runtime import Command, Context, EngineActor, RequestState
 from service.engine.serialize import state_from_dict, state_to_dict
 from service.processes.models import ProcessVersion
 from service.processes.queries import active_version_id, definition_by_id, definition_of
-from service.requests.models import Rating, Request, RequestAssignee, RequestEvent
+from service.requests.models import Rating, Request, RequestAssignee, RequestEvent, RequestNote
 from service.requests.permissions import can_view_request
 
 # Core statements with bound parameters: an action is on the hot path of every office, and these skip the
@@ -208,23 +210,9 @@ def allowed_for(actor: Actor, request: Request) -> list[str]:
 
 
 
-def _own_attachments(actor: Actor, ids: Iterable[str]) -> bool:
-    wanted = set(ids)
-    if not wanted:
-        return True
-    found = set(db.session.execute(
-        sa.select(Attachment.id).where(Attachment.id.in_(wanted), Attachment.owner_kind == actor.kind,
-                                       Attachment.owner_id == actor.id)
-    ).scalars())
-    return found == wanted
-
-
 def submit_request(actor: Actor, service_id: str, form: Mapping[str, Any], materials: Mapping[str, list[str]],
                    at: datetime | None = None) -> Request:
     """Validate a resident's submission against the service's form and materials, then start its process."""
-    from service.attachments.operations import check_materials
-    from service.catalog.forms import validate_submission
-
     service = db.session.get(Service, service_id)
     if service is None or not service.active:
         raise ValidationFailed("Unknown service.", errors={"service_id": ["No such service."]})
@@ -238,7 +226,8 @@ def submit_request(actor: Actor, service_id: str, form: Mapping[str, Any], mater
 def supplement(actor: Actor, request_id: str, materials: Mapping[str, list[str]], answers: Mapping[str, Any],
                comment: str | None, expected_version: int | None) -> Request:
     """The resident provides what staff asked for; the process decides whether the clock resumes or restarts."""
-    if not _own_attachments(actor, (i for ids in materials.values() for i in ids)):
+    wanted = {i for ids in materials.values() for i in ids}
+    if len(own_attachments(actor, wanted)) != len(wanted):
         raise ValidationFailed("Unknown attachment.", errors={"materials": ["Unknown attachment."]})
     data = {k: v for k, v in (("materials", dict(materials)), ("answers", dict(answers))) if v}
     return act(actor, request_id, "supplement", comment, data, expected_version)
@@ -274,3 +263,19 @@ def rate(actor: Actor, request_id: str, level: int, comment: str | None, tags: l
                  {"level": level, "follow_up": rating.follow_up_status})
     db.session.flush()
     return rating
+
+
+def add_note(actor: Actor, request_id: str, body: str) -> RequestNote:
+    """An internal note (never shown to the resident), by staff of a department the request is or was with."""
+    request = db.session.get(Request, request_id)
+    departments = department_directory()
+    code = departments.code_of.get(actor.department_id) if actor.department_id else None
+    if request is None or actor.kind != "staff" or not can_view_request(actor, request, code):
+        raise NotFound("No such request.")
+    note = RequestNote(id=new_id(), request_id=request.id, author_id=actor.id, department_id=actor.department_id,
+                       body=body)
+    db.session.add(note)
+    db.session.flush()
+    # the note's text stays out of the audit log, which is read more widely than the request
+    audit.record(actor, "request.note_added", "request", request.id, {"note_id": note.id})
+    return note

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -17,7 +18,7 @@ from service.engine.timing import StepVisit, step_visits
 from service.processes.models import ProcessVersion
 from service.processes.queries import definition_of
 from service.requests import operations
-from service.requests.models import Rating, Request, RequestAssignee, RequestEvent
+from service.requests.models import Rating, Request, RequestAssignee, RequestEvent, RequestNote
 from service.requests.permissions import can_view_request
 
 
@@ -59,6 +60,7 @@ class StaffRequestView:
     process_version: int
     current_step_name: str
     steps: list[StepVisit]
+    notes: list[RequestNote]
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.request, name)
@@ -108,6 +110,7 @@ def staff_view(actor: Actor, request_id: str) -> StaffRequestView:
         process_version=version.version,
         current_step_name=definition.step(request.current_step).name,
         steps=step_visits(definition, [operations.event_of(e) for e in events], ctx.calendar, ctx.tz, utcnow()),
+        notes=notes_of(request.id),
     )
 
 
@@ -175,3 +178,87 @@ def resident_requests_page(actor: Actor, status: str | None, cursor: str | None,
     if status is not None:
         stmt = stmt.where(Request.status == status)
     return paginate(stmt, [Request.id], cursor=cursor, limit=limit, descending=True)
+
+
+def notes_of(request_id: str) -> list[RequestNote]:
+    return list(db.session.execute(
+        sa.select(RequestNote).where(RequestNote.request_id == request_id).order_by(RequestNote.created_at)
+    ).scalars())
+
+
+@dataclass(frozen=True)
+class TaskFilters:
+    service_id: str | None = None
+    step: str | None = None
+    overdue: bool | None = None
+    due_before: datetime | None = None
+    claimed_by_me: bool | None = None
+
+
+@dataclass(frozen=True)
+class Task:
+    """One request in a work queue, with the deadline the queue sorts by (the step's, else the request's)."""
+
+    request: Request
+    due_at: datetime
+    role: str
+    overdue: bool
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.request, name)
+
+    @property
+    def request_due_at(self) -> datetime:
+        return self.request.due_at
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    items: list[Task]
+    next_cursor: str | None
+    counts: dict[str, int]
+
+
+def _queue(actor: Actor) -> sa.Select[Any]:
+    """Requests whose current step the actor's department is expected to act on, in a role the actor holds
+    (supervisors see every role of their department)."""
+    stmt = cast("sa.Select[Any]", sa.select(Request, RequestAssignee.due_at.label("queue_due"), RequestAssignee.role)
+                .join(RequestAssignee, RequestAssignee.request_id == Request.id)
+                .where(RequestAssignee.department_id == actor.department_id))
+    if "supervisor" not in actor.roles:
+        stmt = stmt.where(RequestAssignee.role.in_(sorted(actor.roles)))
+    return stmt
+
+
+def tasks_page(actor: Actor, filters: TaskFilters, cursor: str | None, limit: int | None) -> TaskPage:
+    now = utcnow()
+    stmt = _queue(actor)
+    if filters.service_id:
+        stmt = stmt.where(Request.service_id == filters.service_id)
+    if filters.step:
+        stmt = stmt.where(Request.current_step == filters.step)
+    if filters.overdue is not None:
+        stmt = stmt.where(RequestAssignee.due_at < now if filters.overdue else RequestAssignee.due_at >= now)
+    if filters.due_before:
+        stmt = stmt.where(RequestAssignee.due_at <= filters.due_before)
+    if filters.claimed_by_me is not None:
+        mine = Request.claimed_by_id == actor.id
+        stmt = stmt.where(mine if filters.claimed_by_me else sa.or_(Request.claimed_by_id.is_(None), ~mine))
+    page = paginate(stmt, [RequestAssignee.due_at, RequestAssignee.request_id], cursor=cursor, limit=limit,
+                    key_of=lambda row: [row.queue_due, row.Request.id])
+    queue = _queue(actor).subquery()
+    counts = db.session.execute(sa.select(
+        sa.func.count().label("all"),
+        sa.func.coalesce(sa.func.sum(sa.case((queue.c.queue_due < now, 1), else_=0)), 0).label("overdue"),
+        sa.func.coalesce(sa.func.sum(sa.case((queue.c.claimed_by_id == actor.id, 1), else_=0)), 0)
+        .label("claimed_by_me"),
+        sa.func.coalesce(sa.func.sum(sa.case((queue.c.claimed_by_id.is_(None), 1), else_=0)), 0)
+        .label("unclaimed"),
+    )).one()
+    return TaskPage(
+        items=[Task(request=row.Request, due_at=row.queue_due, role=row.role, overdue=row.queue_due < now)
+               for row in page.items],
+        next_cursor=page.next_cursor,
+        counts={"all": counts.all, "overdue": int(counts.overdue), "claimed_by_me": int(counts.claimed_by_me),
+                "unclaimed": int(counts.unclaimed)},
+    )

@@ -92,6 +92,8 @@ class StaffRequestSchema(ma.Schema):
     assignees = ma.fields.List(ma.fields.Nested(AssigneeSchema))
     clock = ma.fields.Nested(ClockSchema)
     events = ma.fields.List(ma.fields.Nested(EventSchema))
+    notes = ma.fields.List(ma.fields.Nested(lambda: NoteSchema()), metadata={
+        "description": "Internal notes: staff only, never shown to the resident."})
     steps = ma.fields.List(ma.fields.Nested(StepVisitSchema), metadata={
         "description": "Each stay on a step: how long it took, and whether that was handling or waiting."})
 
@@ -180,3 +182,49 @@ class ResidentRequestListArgs(ma.Schema):
     limit = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1))
     status = ma.fields.String(load_default=None, validate=ma.validate.OneOf(
         ["submitted", "in_progress", "awaiting_supplement", "completed", "rejected", "withdrawn"]))
+
+
+class NoteSchema(ma.Schema):
+    id = ma.fields.String(dump_only=True)
+    body = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=4000))
+    author_id = ma.fields.String(dump_only=True)
+    department_id = ma.fields.String(dump_only=True, allow_none=True)
+    created_at = LocalDateTime(dump_only=True)
+
+
+class TaskSchema(ma.Schema):
+    id = ma.fields.String()
+    service_id = ma.fields.String()
+    status = ma.fields.String()
+    current_step = ma.fields.String()
+    role = ma.fields.String(metadata={"description": "The role the step expects (handler, supervisor, …)."})
+    due_at = LocalDateTime(metadata={"description": "The step's deadline, else the request's: what the queue "
+                                                    "is sorted by."})
+    request_due_at = LocalDateTime()
+    overdue = ma.fields.Boolean()
+    claimed_by = ma.fields.String(attribute="claimed_by_id", allow_none=True)
+    submitted_at = LocalDateTime()
+    version = ma.fields.Integer()
+
+
+class TaskCountsSchema(ma.Schema):
+    all = ma.fields.Integer()
+    overdue = ma.fields.Integer()
+    claimed_by_me = ma.fields.Integer()
+    unclaimed = ma.fields.Integer()
+
+
+class TaskPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(TaskSchema), required=True)
+    next_cursor = ma.fields.String(allow_none=True, required=True)
+    counts = ma.fields.Nested(TaskCountsSchema, metadata={"description": "The whole queue, whatever the filters."})
+
+
+class TaskArgs(ma.Schema):
+    cursor = ma.fields.String(load_default=None)
+    limit = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1))
+    service_id = ma.fields.String(load_default=None)
+    step = ma.fields.String(load_default=None)
+    overdue = ma.fields.Boolean(load_default=None)
+    due_before = ma.fields.AwareDateTime(load_default=None)
+    claimed_by_me = ma.fields.Boolean(load_default=None)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import struct
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +14,7 @@ from flask.testing import FlaskClient
 
 from service.accounts.models import Resident
 from service.catalog import operations as catalog_operations
+from service.consultations import operations as consultation_operations
 from service.core.auth import SYSTEM, Actor
 from service.core.db import db
 from service.processes import operations as process_operations
@@ -25,6 +29,7 @@ NON_ADMIN_ROLES = ("handler", "supervisor", "publisher", "reviewer")
 # (method, rule) -> who may call it:
 #   public    no token needed
 #   resident  any resident token;  own: the resident's own data only
+#   owner     the resident who owns the object; another resident gets 404
 #   staff     any staff token;     admin: staff with the admin role
 #   department  staff of the department the request is with now (or was handled by)
 ACCESS: dict[tuple[str, str], str] = {
@@ -32,6 +37,16 @@ ACCESS: dict[tuple[str, str], str] = {
     ("POST", "/mp/v1/auth/logout"): "resident",
     ("GET", "/mp/v1/me"): "own",
     ("PATCH", "/mp/v1/me"): "own",
+    ("GET", "/mp/v1/services"): "public",
+    ("GET", "/mp/v1/services/<service_id>"): "public",
+    ("GET", "/mp/v1/service-categories"): "public",
+    ("POST", "/mp/v1/attachments"): "resident",
+    ("POST", "/mp/v1/consultations"): "resident",
+    ("GET", "/mp/v1/consultations"): "resident",
+    ("GET", "/mp/v1/consultations/<consultation_id>"): "owner",
+    ("GET", "/mp/v1/faq"): "public",
+    ("GET", "/mp/v1/subscription-templates"): "resident",
+    ("POST", "/mp/v1/subscriptions"): "resident",
     ("POST", "/console/v1/auth/login"): "public",
     ("POST", "/console/v1/auth/logout"): "staff",
     ("GET", "/console/v1/auth/me"): "staff",
@@ -55,7 +70,18 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/console/v1/processes/<code>/compare"): "staff",
     ("POST", "/console/v1/processes/<code>/migrations"): "admin",
     ("GET", "/console/v1/requests/<request_id>"): "department",
+    ("POST", "/console/v1/requests/<request_id>/notes"): "department",
+    ("GET", "/console/v1/tasks"): "staff",
+    ("POST", "/mp/v1/requests"): "resident",
+    ("GET", "/mp/v1/requests"): "resident",
+    ("GET", "/mp/v1/requests/<request_id>"): "owner",
+    ("POST", "/mp/v1/requests/<request_id>/supplements"): "owner",
+    ("POST", "/mp/v1/requests/<request_id>/withdraw"): "owner",
+    ("POST", "/mp/v1/requests/<request_id>/rating"): "owner",
     ("POST", "/console/v1/requests/<request_id>/actions"): "department",
+    ("GET", "/console/v1/consultations"): "staff",
+    ("GET", "/console/v1/consultations/<consultation_id>"): "department",
+    ("POST", "/console/v1/consultations/<consultation_id>/actions"): "department",
 }
 DAY = "2031-05-06"
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
@@ -63,9 +89,31 @@ QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/console/v1/calendar/due"): {"received_at": "2031-05-06T10:00:00+08:00", "days": "5"},
     ("GET", "/console/v1/processes/<code>/compare"): {"from": "1", "to": "2"},
 }
+# Endpoints that take multipart/form-data instead of JSON: their fields, made afresh for each call.
+MULTIPART: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
+    ("POST", "/mp/v1/attachments"): lambda: {"file": (io.BytesIO(_png()), "authz.png")},
+}
 # Requests an administrator makes first, so that the endpoint has something to act on.
+# Headers an endpoint needs besides the token.
+HEADERS: dict[tuple[str, str], dict[str, str]] = {
+    ("POST", "/mp/v1/requests"): {"Idempotency-Key": "authz-submission"},
+}
+# Where the rightful caller passes authorization but the object's state then refuses (not a 401/403/404).
+RIGHTFUL_STATUS: dict[tuple[str, str], int] = {
+    ("POST", "/mp/v1/requests/<request_id>/supplements"): 409,  # nothing is asked of the resident yet
+    ("POST", "/mp/v1/requests/<request_id>/rating"): 409,  # not completed yet
+}
+# What another department's staff get where it is not the general rule (GET 404, writes 403).
+REFUSED_STATUS: dict[tuple[str, str], int] = {
+    ("POST", "/console/v1/requests/<request_id>/notes"): 404,  # a note is about a request they cannot see
+}
 PREPARE: dict[tuple[str, str], tuple[str, str]] = {
     ("DELETE", "/console/v1/calendar/<day>"): ("PUT", "/console/v1/calendar/<day>"),
+}
+# Roles that may call a "department" endpoint from another department all the same: publishers read every
+# consultation, since they choose what becomes public Q&A.
+OTHER_DEPARTMENTS_ALLOWED: dict[tuple[str, str], tuple[str, ...]] = {
+    ("GET", "/console/v1/consultations/<consultation_id>"): ("publisher",),
 }
 
 
@@ -89,15 +137,40 @@ def _body(method: str, rule: str, ids: dict[str, str]) -> dict[str, Any] | None:
         ("POST", "/console/v1/processes"): {"definition": _repair(3)},
         ("POST", "/console/v1/processes/<code>/migrations"): {"from_version": 1, "to_version": 2, "dry_run": True},
         ("POST", "/console/v1/requests/<request_id>/actions"): {"action": "claim", "expected_version": 1},
+        ("POST", "/console/v1/requests/<request_id>/notes"): {"body": "需现场核实"},
+        ("POST", "/mp/v1/requests"): {"service_id": ids["service"], "form": {}, "materials": {}},
+        ("POST", "/mp/v1/requests/<request_id>/supplements"): {"answers": {"note": "补充"}, "expected_version": 1},
+        ("POST", "/mp/v1/requests/<request_id>/withdraw"): {"expected_version": 1},
+        ("POST", "/mp/v1/requests/<request_id>/rating"): {"level": 4},
+        ("POST", "/mp/v1/consultations"): {"question": "路灯坏了找谁修？", "category": "市政"},
+        ("POST", "/mp/v1/subscriptions"): {"accepted": ["tmpl-request-accepted"]},
+        ("POST", "/console/v1/consultations/<consultation_id>/actions"): {"action": "claim",
+                                                                          "expected_version": 1},
     }
     return bodies.get((method, rule), {} if method in ("POST", "PUT", "PATCH") else None)
+
+
+def _png() -> bytes:
+    """A valid 1×1 PNG."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
 
 
 def _call(client: FlaskClient, method: str, rule: str, ids: dict[str, str],
           headers: dict[str, str] | None = None) -> Any:
     url = (rule.replace("<department_id>", ids["urban"]).replace("<day>", DAY).replace("<code>", "repair")
-           .replace("<int:version>", "1").replace("<request_id>", ids["request"]))
-    return client.open(url, method=method, json=_body(method, rule, ids), headers=headers or {},
+           .replace("<int:version>", "1").replace("<request_id>", ids["request"])
+           .replace("<service_id>", ids["service"])
+           .replace("<consultation_id>", ids["consultation"]))
+    if (method, rule) in MULTIPART:
+        return client.open(url, method=method, data=MULTIPART[(method, rule)](), headers=headers or {},
+                           content_type="multipart/form-data", query_string=QUERIES.get((method, rule)))
+    return client.open(url, method=method, json=_body(method, rule, ids),
+                       headers={**HEADERS.get((method, rule), {}), **(headers or {})},
                        query_string=QUERIES.get((method, rule)))
 
 
@@ -112,7 +185,9 @@ def _problem(response: Any, status: int) -> dict[str, Any]:
 def _state(app: Flask) -> dict[str, int]:
     """What a refused request must not have changed."""
     return {table: count_rows(app, table) for table in ("departments", "staff", "audit_records", "residents",
-                                                        "process_versions", "request_events")}
+                                                        "process_versions", "request_events", "attachments",
+                                                        "consultations", "subscription_grants", "requests",
+                                                        "request_notes", "ratings")}
 
 
 class _Tokens:
@@ -151,8 +226,10 @@ def departments(app: Flask, departments: dict[str, str]) -> dict[str, str]:
         db.session.add(owner)
         db.session.flush()
         request = request_operations.submit(Actor(kind="resident", id=owner.id), service, {}, {})
+        app.config["CONSULTATION_DEPARTMENT"] = "urban"
+        consultation = consultation_operations.ask(Actor(kind="resident", id=owner.id), "路灯坏了找谁修？", None, [])
         db.session.commit()
-        return {**departments, "request": request.id}
+        return {**departments, "request": request.id, "service": service.id, "consultation": consultation.id}
 
 
 @pytest.fixture
@@ -172,7 +249,7 @@ def test_the_table_covers_every_endpoint(app: Flask) -> None:
     assert set(ACCESS) - routes == set(), "ACCESS lists endpoints that no longer exist"
 
 
-@pytest.mark.parametrize(("method", "rule"), _entries("resident", "own", "staff", "admin", "department"))
+@pytest.mark.parametrize(("method", "rule"), _entries("resident", "own", "owner", "staff", "admin", "department"))
 def test_anonymous_is_401(app: Flask, client: FlaskClient, departments: dict[str, str],
                           method: str, rule: str) -> None:
     before = _state(app)
@@ -184,10 +261,10 @@ def test_anonymous_is_401(app: Flask, client: FlaskClient, departments: dict[str
     assert _state(app) == before
 
 
-@pytest.mark.parametrize(("method", "rule"), _entries("resident", "own", "staff", "admin", "department"))
+@pytest.mark.parametrize(("method", "rule"), _entries("resident", "own", "owner", "staff", "admin", "department"))
 def test_the_wrong_kind_of_token_is_401(app: Flask, client: FlaskClient, departments: dict[str, str],
                                         tokens: _Tokens, method: str, rule: str) -> None:
-    wrong = tokens["admin"] if ACCESS[(method, rule)] in ("resident", "own") else tokens["resident"]
+    wrong = tokens["admin"] if ACCESS[(method, rule)] in ("resident", "own", "owner") else tokens["resident"]
     before = _state(app)
 
     _problem(_call(client, method, rule, departments, bearer(wrong)), 401)
@@ -264,15 +341,37 @@ def test_another_departments_staff_are_refused(app: Flask, client: FlaskClient, 
                                                tokens: _Tokens, staff_token: Callable[..., str],
                                                method: str, rule: str) -> None:
     # housing staff of every role, and a district administrator (signed in before the snapshot)
-    others = [tokens[who] for who in (*NON_ADMIN_ROLES, "admin")]
+    also_allowed = OTHER_DEPARTMENTS_ALLOWED.get((method, rule), ())
+    others = [tokens[who] for who in (*NON_ADMIN_ROLES, "admin") if who not in also_allowed]
     before = _state(app)
 
     for token in others:
         response = _call(client, method, rule, departments, bearer(token))
         # reading someone else's request: 404 (not yours); acting on it: 403
-        _problem(response, 404 if method == "GET" else 403)
+        _problem(response, REFUSED_STATUS.get((method, rule), 404 if method == "GET" else 403))
 
     assert _state(app) == before
+    for who in also_allowed:
+        response = _call(client, method, rule, departments, bearer(tokens[who]))
+        assert 200 <= response.status_code < 300, response.get_json()
     own = bearer(staff_token("urban-officer", "urban", ("handler",)))
     allowed = _call(client, method, rule, departments, own)
     assert 200 <= allowed.status_code < 300, allowed.get_json()
+
+
+@pytest.mark.parametrize(("method", "rule"), _entries("owner"))
+def test_only_the_owner_sees_their_object(app: Flask, client: FlaskClient, departments: dict[str, str],
+                                          tokens: _Tokens, resident_token: Callable[[str], str],
+                                          method: str, rule: str) -> None:
+    other = bearer(tokens["resident"])  # signed in before the snapshot
+    before = _state(app)
+
+    _problem(_call(client, method, rule, departments, other), 404)
+
+    assert _state(app) == before
+    owner = bearer(resident_token("authz-owner"))  # the resident the fixture's objects belong to
+    allowed = _call(client, method, rule, departments, owner)
+    if (method, rule) in RIGHTFUL_STATUS:
+        _problem(allowed, RIGHTFUL_STATUS[(method, rule)])
+    else:
+        assert 200 <= allowed.status_code < 300, allowed.get_json()

@@ -39,7 +39,7 @@ def run(db_file: Path, *args: str, env: dict[str, str] | None = None, stdin: str
         "CIVICDESK_ARGON2_MEMORY_COST_KIB": "1024",
     })
     environment.update(env or {})
-    return subprocess.run(  # noqa: S603 - fixed argv, no shell
+    return subprocess.run(
         [CIVICDESK, *args], env=environment, cwd=db_file.parent, input=stdin, capture_output=True, text=True,
         timeout=60, check=False,
     )

@@ -26,5 +26,6 @@ def test_downgrade_to_base_and_back(tmp_path, settings):
         assert tables <= {"alembic_version"}
     migrations.upgrade(app)
     with app.app_context():
-        assert {"requests", "request_events", "consultations", "ratings"} <= set(db.inspect(db.engine).get_table_names())
+        tables = set(db.inspect(db.engine).get_table_names())
+        assert {"requests", "request_events", "consultations", "ratings"} <= tables
         db.engine.dispose()

@@ -289,7 +289,7 @@ def test_build_gateway_keeps_tokens_in_redis_when_configured(fake: FakeWeChatSer
 def test_fake_runs_as_a_module() -> None:
     port = _free_port()
     command = [sys.executable, "-m", "service.wechat.fake", "--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+    process = subprocess.Popen(
         command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     base_url = f"http://127.0.0.1:{port}/"

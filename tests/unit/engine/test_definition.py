@@ -124,3 +124,11 @@ def test_a_definition_cannot_carry_code() -> None:
     data = repair()
     data["steps"][0]["actions"][0]["condition"] = "__import__('os').system('true')"
     assert "steps.acceptance.actions.accept" in errors_of(data)
+
+
+def test_only_dispatch_leads_to_a_chosen_department() -> None:
+    data = copy.deepcopy(builtin_definition_data("complaint"))
+    intake = next(s for s in data["steps"] if s["key"] == "intake")
+    intake["actions"].append({"action": "accept", "to": "handling"})
+    assert errors_of(data) == {
+        "steps.intake.actions.accept.to": ["only dispatch may lead to a step whose department is $chosen"]}

@@ -1,0 +1,171 @@
+"""A resident and staff play requests end to end through both APIs: a disclosure request whose supplement
+restarts the clock, and a permit reviewed by two departments together; the resident's timeline is the public
+part of the events."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from typing import Any
+
+import sqlalchemy as sa
+
+from service.core.db import db
+from service.requests.models import Request, RequestEvent
+from tests.conftest import bearer, count_rows
+
+VALID_USCC = "91110108MA01ABCD2H"
+
+
+def png() -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00\x00")) + \
+        chunk(b"IEND", b"")
+
+
+def upload(client, headers, name="identity.png") -> str:
+    response = client.post("/mp/v1/attachments", headers=headers,
+                           data={"file": (io.BytesIO(png()), name)}, content_type="multipart/form-data")
+    assert response.status_code == 201, response.get_json()
+    return str(response.get_json()["id"])
+
+
+def service_id(client, code: str) -> str:
+    items = client.get("/mp/v1/services?limit=100").get_json()["items"]
+    return next(s["id"] for s in items if s["code"] == code)
+
+
+def staff_act(client, headers, request_id, action, **body: Any) -> dict[str, Any]:
+    version = client.get(f"/console/v1/requests/{request_id}", headers=headers).get_json()["version"]
+    response = client.post(f"/console/v1/requests/{request_id}/actions", headers=headers,
+                           json={"action": action, "expected_version": version, **body})
+    assert response.status_code == 200, response.get_json()
+    return dict(response.get_json())
+
+
+def public_events(app, request_id: str) -> list[tuple[str, str | None, str]]:
+    with app.app_context():
+        rows = db.session.execute(sa.select(RequestEvent).where(RequestEvent.request_id == request_id,
+                                                                RequestEvent.public)
+                                  .order_by(RequestEvent.seq)).scalars()
+        return [(row.action, row.from_step, row.to_step) for row in rows]
+
+
+def test_disclosure_with_a_supplement_that_restarts_the_clock(app, client, login_as, resident_token):
+    alice = bearer(resident_token("alice"))
+    body = {
+        "service_id": service_id(client, "disclosure"),
+        "form": {"applicant_name": "张三", "phone": "13800138000", "description": "2025年区财政预算执行情况",
+                 "delivery": "email"},
+        "materials": {"identity": [upload(client, alice)]},
+    }
+    headers = {**alice, "Idempotency-Key": "disclosure-1"}
+    created = client.post("/mp/v1/requests", json=body, headers=headers)
+    assert created.status_code == 201, created.get_json()
+    retried = client.post("/mp/v1/requests", json=body, headers=headers)
+    assert retried.status_code == 201
+    assert retried.get_json() == created.get_json()
+    assert retried.headers["Idempotent-Replayed"] == "true"
+    assert count_rows(app, "requests") == 1
+    request = created.get_json()
+    assert (request["status"], request["current_step"]) == ("submitted", "registration")
+    request_id = request["id"]
+
+    handler = login_as("gov-office-handler")
+    staff_act(client, handler, request_id, "request_materials", data={"items": ["请写明所需信息的文号"]})
+    mine = client.get(f"/mp/v1/requests/{request_id}", headers=alice).get_json()
+    assert mine["status"] == "awaiting_supplement"
+    assert mine["asked"] == ["请写明所需信息的文号"]
+    assert mine["paused"] is True
+    assert mine["allowed_actions"] == ["supplement", "withdraw"]
+
+    stale = client.post(f"/mp/v1/requests/{request_id}/supplements", headers=alice,
+                        json={"answers": {"document_number": "示财〔2025〕1号"}, "expected_version": 1})
+    assert stale.status_code == 409
+    supplied = client.post(f"/mp/v1/requests/{request_id}/supplements", headers=alice,
+                           json={"answers": {"document_number": "示财〔2025〕1号"},
+                                 "expected_version": mine["version"]})
+    assert supplied.status_code == 200, supplied.get_json()
+    assert supplied.get_json()["status"] == "in_progress"
+    assert supplied.get_json()["paused"] is False
+    staff_view = client.get(f"/console/v1/requests/{request_id}", headers=handler).get_json()
+    assert len(staff_view["clock"]["restarts"]) == 1  # the disclosure rule: the limit counts again in full
+
+    staff_act(client, handler, request_id, "accept")
+    done = staff_act(client, handler, request_id, "reply", data={"outcome": "public", "answer": "见附件"})
+    assert done["status"] == "completed"
+
+    final = client.get(f"/mp/v1/requests/{request_id}", headers=alice).get_json()
+    assert [(e["action"], e["from_step"], e["to_step"]) for e in final["timeline"]] == public_events(app, request_id)
+    assert [e["action"] for e in final["timeline"]] == ["submit", "request_materials", "supplement", "accept",
+                                                         "reply"]
+    assert "actor_id" not in final["timeline"][1]
+
+    rated = client.post(f"/mp/v1/requests/{request_id}/rating", headers=alice,
+                        json={"level": 2, "comment": "答复太慢", "tags": ["slow"]})
+    assert rated.status_code == 201, rated.get_json()
+    assert rated.get_json()["follow_up"]["status"] == "open"
+    again = client.post(f"/mp/v1/requests/{request_id}/rating", headers=alice, json={"level": 5})
+    assert again.status_code == 409
+
+
+def test_permit_with_a_countersign(app, client, login_as, resident_token):
+    bob = bearer(resident_token("bob"))
+    body = {
+        "service_id": service_id(client, "permit"),
+        "form": {"enterprise_name": "示范餐饮有限公司", "uscc": VALID_USCC, "legal_representative": "李四",
+                 "address": "示范区人民路1号", "business_types": ["catering"]},
+        "materials": {"licence": [upload(client, bob, "licence.png")],
+                      "floor_plan": [upload(client, bob, "plan.png")]},
+    }
+    created = client.post("/mp/v1/requests", json=body, headers={**bob, "Idempotency-Key": "permit-1"})
+    assert created.status_code == 201, created.get_json()
+    request_id = created.get_json()["id"]
+
+    staff_act(client, login_as("service-center-handler"), request_id, "accept")
+    staff_act(client, login_as("market-handler"), request_id, "countersign", data={"decision": "agree"})
+    review = client.get(f"/mp/v1/requests/{request_id}", headers=bob).get_json()
+    assert review["current_step"] == "review"
+    staff_act(client, login_as("environment-handler"), request_id, "countersign", data={"decision": "agree"})
+    done = staff_act(client, login_as("market-supervisor"), request_id, "approve")
+    assert done["status"] == "completed"
+
+    final = client.get(f"/mp/v1/requests/{request_id}", headers=bob).get_json()
+    assert [e["action"] for e in final["timeline"]] == ["submit", "accept", "countersign", "countersign", "approve"]
+    assert [(e["action"], e["from_step"], e["to_step"]) for e in final["timeline"]] == public_events(app, request_id)
+
+
+def test_submission_is_validated_against_the_form_and_materials(app, client, demo, resident_token):
+    carol = bearer(resident_token("carol"))
+    response = client.post("/mp/v1/requests", headers={**carol, "Idempotency-Key": "bad-1"}, json={
+        "service_id": service_id(client, "permit"),
+        "form": {"enterprise_name": "示范餐饮有限公司", "uscc": "91110108MA01ABCD21", "business_types": ["spa"]},
+        "materials": {},
+    })
+    assert response.status_code == 422
+    errors = response.get_json()["errors"]
+    assert {"form.uscc", "form.business_types", "form.legal_representative", "materials.licence"} <= set(errors)
+    assert count_rows(app, "requests") == 0
+    missing_key = client.post("/mp/v1/requests", headers=carol, json={"service_id": "x", "form": {}})
+    assert missing_key.status_code == 400
+
+
+def test_another_resident_sees_nothing(app, client, resident_token, submit_request):
+    request_id = submit_request("repair", "dave")
+    eve = bearer(resident_token("eve"))
+    assert client.get(f"/mp/v1/requests/{request_id}", headers=eve).status_code == 404
+    withdraw = client.post(f"/mp/v1/requests/{request_id}/withdraw", headers=eve, json={"expected_version": 1})
+    assert withdraw.status_code == 404
+    assert client.get("/mp/v1/requests", headers=eve).get_json() == {"items": [], "next_cursor": None}
+    dave = bearer(resident_token("dave"))
+    mine = client.get("/mp/v1/requests", headers=dave).get_json()["items"]
+    assert [r["id"] for r in mine] == [request_id]
+    withdrawn = client.post(f"/mp/v1/requests/{request_id}/withdraw", headers=dave, json={"expected_version": 1})
+    assert withdrawn.status_code == 200
+    assert withdrawn.get_json()["status"] == "withdrawn"
+    with app.app_context():
+        assert db.session.get(Request, request_id).status == "withdrawn"
