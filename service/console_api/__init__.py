@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from flask_smorest import Api
 
-from service.console_api import audit, auth, calendar, consultations, departments, processes, requests, staff, tasks
+from service.console_api import (
+    audit,
+    auth,
+    calendar,
+    consultations,
+    departments,
+    processes,
+    ratings,
+    requests,
+    staff,
+    tasks,
+)
 
 
 def register(api: Api) -> None:
-    for module in (auth, departments, staff, audit, calendar, processes, requests, tasks, consultations):
+    for module in (auth, departments, staff, audit, calendar, processes, requests, tasks, consultations, ratings):
         api.register_blueprint(module.blp, url_prefix=f"/console/v1{module.PREFIX}")

@@ -279,3 +279,22 @@ def add_note(actor: Actor, request_id: str, body: str) -> RequestNote:
     # the note's text stays out of the audit log, which is read more widely than the request
     audit.record(actor, "request.note_added", "request", request.id, {"note_id": note.id})
     return note
+
+
+def answer_follow_up(actor: Actor, rating_id: str, answer: str, expected_version: int | None) -> Rating:
+    """The responsible department answers a bad rating (差评整改); the resident sees the answer."""
+    rating = db.session.execute(sa.select(Rating).where(Rating.id == rating_id).with_for_update()).scalar_one_or_none()
+    if rating is None or actor.kind != "staff" or rating.follow_up_status == "none":
+        raise NotFound("No such follow-up.")
+    if rating.follow_up_department_id != actor.department_id or not actor.has_role("handler", "supervisor"):
+        raise Forbidden("The follow-up is for another department.")
+    check_version(rating.version, expected_version)
+    if rating.follow_up_status != "open":
+        raise Conflict("The follow-up was answered already.")
+    rating.follow_up_status = "answered"
+    rating.follow_up_answer = answer
+    rating.follow_up_answered_at = utcnow()
+    rating.follow_up_answered_by = actor.id
+    db.session.flush()
+    audit.record(actor, "rating.follow_up_answered", "rating", rating.id, {"request_id": rating.request_id})
+    return rating

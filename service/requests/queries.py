@@ -262,3 +262,12 @@ def tasks_page(actor: Actor, filters: TaskFilters, cursor: str | None, limit: in
         counts={"all": counts.all, "overdue": int(counts.overdue), "claimed_by_me": int(counts.claimed_by_me),
                 "unclaimed": int(counts.unclaimed)},
     )
+
+
+def follow_ups_page(actor: Actor, status: str | None, cursor: str | None, limit: int | None) -> Page[Rating]:
+    """Ratings of 1 or 2 my department must answer, earliest deadline first."""
+    stmt = sa.select(Rating).where(Rating.follow_up_department_id == actor.department_id,
+                                   Rating.follow_up_status != "none", Rating.follow_up_due_at.is_not(None))
+    if status is not None:
+        stmt = stmt.where(Rating.follow_up_status == status)
+    return paginate(stmt, [Rating.follow_up_due_at, Rating.id], cursor=cursor, limit=limit)

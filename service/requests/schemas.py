@@ -127,7 +127,7 @@ class RatingSchema(ma.Schema):
 
 
 class RatingCreateSchema(ma.Schema):
-    level = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=5))
+    level = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(min=1, max=5))
     comment = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=2000))
     tags = ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=32)), load_default=list,
                           validate=ma.validate.Length(max=10))
@@ -228,3 +228,28 @@ class TaskArgs(ma.Schema):
     overdue = ma.fields.Boolean(load_default=None)
     due_before = ma.fields.AwareDateTime(load_default=None)
     claimed_by_me = ma.fields.Boolean(load_default=None)
+
+
+class FollowUpTaskSchema(ma.Schema):
+    """A bad rating as the responsible department sees it."""
+
+    id = ma.fields.String()
+    request_id = ma.fields.String()
+    service_id = ma.fields.String()
+    level = ma.fields.Integer()
+    comment = ma.fields.String(allow_none=True)
+    tags = ma.fields.List(ma.fields.String())
+    created_at = LocalDateTime()
+    version = ma.fields.Integer()
+    follow_up = ma.fields.Function(lambda rating: FollowUpSchema().dump(rating))
+
+
+class FollowUpListArgs(ma.Schema):
+    cursor = ma.fields.String(load_default=None)
+    limit = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1))
+    status = ma.fields.String(load_default=None, validate=ma.validate.OneOf(["open", "answered"]))
+
+
+class FollowUpAnswerSchema(ma.Schema):
+    answer = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=4000))
+    expected_version = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1))

@@ -72,6 +72,8 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/console/v1/requests/<request_id>"): "department",
     ("POST", "/console/v1/requests/<request_id>/notes"): "department",
     ("GET", "/console/v1/tasks"): "staff",
+    ("GET", "/console/v1/ratings/follow-ups"): "staff",
+    ("POST", "/console/v1/ratings/<rating_id>/follow-up"): "department",
     ("POST", "/mp/v1/requests"): "resident",
     ("GET", "/mp/v1/requests"): "resident",
     ("GET", "/mp/v1/requests/<request_id>"): "owner",
@@ -138,6 +140,7 @@ def _body(method: str, rule: str, ids: dict[str, str]) -> dict[str, Any] | None:
         ("POST", "/console/v1/processes/<code>/migrations"): {"from_version": 1, "to_version": 2, "dry_run": True},
         ("POST", "/console/v1/requests/<request_id>/actions"): {"action": "claim", "expected_version": 1},
         ("POST", "/console/v1/requests/<request_id>/notes"): {"body": "需现场核实"},
+        ("POST", "/console/v1/ratings/<rating_id>/follow-up"): {"answer": "已整改", "expected_version": 1},
         ("POST", "/mp/v1/requests"): {"service_id": ids["service"], "form": {}, "materials": {}},
         ("POST", "/mp/v1/requests/<request_id>/supplements"): {"answers": {"note": "补充"}, "expected_version": 1},
         ("POST", "/mp/v1/requests/<request_id>/withdraw"): {"expected_version": 1},
@@ -165,7 +168,7 @@ def _call(client: FlaskClient, method: str, rule: str, ids: dict[str, str],
     url = (rule.replace("<department_id>", ids["urban"]).replace("<day>", DAY).replace("<code>", "repair")
            .replace("<int:version>", "1").replace("<request_id>", ids["request"])
            .replace("<service_id>", ids["service"])
-           .replace("<consultation_id>", ids["consultation"]))
+           .replace("<consultation_id>", ids["consultation"]).replace("<rating_id>", ids["rating"]))
     if (method, rule) in MULTIPART:
         return client.open(url, method=method, data=MULTIPART[(method, rule)](), headers=headers or {},
                            content_type="multipart/form-data", query_string=QUERIES.get((method, rule)))
@@ -228,8 +231,16 @@ def departments(app: Flask, departments: dict[str, str]) -> dict[str, str]:
         request = request_operations.submit(Actor(kind="resident", id=owner.id), service, {}, {})
         app.config["CONSULTATION_DEPARTMENT"] = "urban"
         consultation = consultation_operations.ask(Actor(kind="resident", id=owner.id), "路灯坏了找谁修？", None, [])
+        # a second request, completed by urban and rated 1: a follow-up for urban to answer
+        urban = Actor(kind="staff", id="authz-urban-officer", department_id=departments["urban"],
+                      roles=frozenset({"handler"}))
+        finished = request_operations.submit(Actor(kind="resident", id=owner.id), service, {}, {})
+        request_operations.act(urban, finished.id, "accept", None, {}, 1)
+        request_operations.act(urban, finished.id, "complete", None, {}, 2)
+        rating = request_operations.rate(Actor(kind="resident", id=owner.id), finished.id, 1, "太慢", [])
         db.session.commit()
-        return {**departments, "request": request.id, "service": service.id, "consultation": consultation.id}
+        return {**departments, "request": request.id, "service": service.id, "consultation": consultation.id,
+                "rating": rating.id}
 
 
 @pytest.fixture

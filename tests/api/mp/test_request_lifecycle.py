@@ -169,3 +169,87 @@ def test_another_resident_sees_nothing(app, client, resident_token, submit_reque
     assert withdrawn.get_json()["status"] == "withdrawn"
     with app.app_context():
         assert db.session.get(Request, request_id).status == "withdrawn"
+
+
+def complete_repair(client, login_as, request_id):
+    handler = login_as("urban-handler")
+    staff_act(client, handler, request_id, "accept")
+    staff_act(client, handler, request_id, "complete")
+
+
+def test_rating_rules_and_the_follow_up(app, client, login_as, resident_token, submit_request):
+    request_id = submit_request("repair", "grace")
+    grace = bearer(resident_token("grace"))
+    too_early = client.post(f"/mp/v1/requests/{request_id}/rating", headers=grace, json={"level": 1})
+    assert too_early.status_code == 409
+    complete_repair(client, login_as, request_id)
+    for bad in ({"level": 0}, {"level": 6}, {"level": "5"}, {"level": 3, "tags": ["x" * 40]}, {}):
+        response = client.post(f"/mp/v1/requests/{request_id}/rating", headers=grace, json=bad)
+        assert response.status_code == 422, bad
+    stranger = bearer(resident_token("heidi"))
+    assert client.post(f"/mp/v1/requests/{request_id}/rating", headers=stranger, json={"level": 5}).status_code == 404
+    rated = client.post(f"/mp/v1/requests/{request_id}/rating", headers=grace,
+                        json={"level": 1, "comment": "修了两次才好", "tags": ["slow", "slow"]})
+    assert rated.status_code == 201
+    assert rated.get_json()["tags"] == ["slow"]
+    assert rated.get_json()["follow_up"]["status"] == "open"
+
+    urban, housing = login_as("urban-handler"), login_as("housing-handler")
+    queue = client.get("/console/v1/ratings/follow-ups?status=open", headers=urban).get_json()["items"]
+    assert [(item["request_id"], item["level"]) for item in queue] == [(request_id, 1)]
+    assert client.get("/console/v1/ratings/follow-ups", headers=housing).get_json()["items"] == []
+    rating_id, version = queue[0]["id"], queue[0]["version"]
+    url = f"/console/v1/ratings/{rating_id}/follow-up"
+    assert client.post(url, headers=housing, json={"answer": "x", "expected_version": version}).status_code == 403
+    assert client.post(url, headers=urban, json={"answer": "", "expected_version": version}).status_code == 422
+    assert client.post(url, headers=urban, json={"answer": "x", "expected_version": version + 1}).status_code == 409
+    answered = client.post(url, headers=urban, json={"answer": "已约谈维修班组并回访", "expected_version": version})
+    assert answered.status_code == 200, answered.get_json()
+    assert client.post(url, headers=urban, json={"answer": "again", "expected_version": version + 1}).status_code == 409
+
+    mine = client.get(f"/mp/v1/requests/{request_id}", headers=grace).get_json()
+    assert mine["rating"]["follow_up"]["status"] == "answered"
+    assert mine["rating"]["follow_up"]["answer"] == "已约谈维修班组并回访"
+
+
+def test_a_good_rating_opens_no_follow_up(client, login_as, resident_token, submit_request):
+    request_id = submit_request("repair", "ivan")
+    complete_repair(client, login_as, request_id)
+    rated = client.post(f"/mp/v1/requests/{request_id}/rating", headers=bearer(resident_token("ivan")),
+                        json={"level": 5})
+    assert rated.get_json()["follow_up"] is None
+    assert client.get("/console/v1/ratings/follow-ups", headers=login_as("urban-handler")).get_json()["items"] == []
+
+
+def test_withdraw_and_supplement_validation_and_stale_versions(app, client, login_as, resident_token,
+                                                                submit_request):
+    request_id = submit_request("repair", "judy")
+    judy = bearer(resident_token("judy"))
+    assert client.post(f"/mp/v1/requests/{request_id}/withdraw", headers=judy,
+                       json={"expected_version": 7}).status_code == 409
+    assert client.post(f"/mp/v1/requests/{request_id}/withdraw", headers=judy,
+                       json={"expected_version": "one"}).status_code == 422
+    assert client.post(f"/mp/v1/requests/{request_id}/supplements", headers=judy,
+                       json={"materials": {"photos": "not-a-list"}, "expected_version": 1}).status_code == 422
+    foreign = client.post(f"/mp/v1/requests/{request_id}/supplements", headers=judy,
+                          json={"materials": {"photos": ["01nosuchattachment00000000"]}, "expected_version": 1})
+    assert foreign.status_code == 422
+    assert count_rows(app, "request_events", request_id=request_id) == 1
+    assert client.post(f"/mp/v1/requests/{request_id}/withdraw", headers=judy,
+                       json={"expected_version": 1}).status_code == 200
+    again = client.post(f"/mp/v1/requests/{request_id}/withdraw", headers=judy, json={"expected_version": 2})
+    assert again.status_code == 409
+    assert again.get_json()["allowed_actions"] == []
+
+
+def test_list_filters_by_status_and_walks_pages(client, login_as, resident_token, submit_request):
+    ids = [submit_request("repair", "kim") for _ in range(3)]
+    kim = bearer(resident_token("kim"))
+    complete_repair(client, login_as, ids[0])
+    completed = client.get("/mp/v1/requests?status=completed", headers=kim).get_json()["items"]
+    assert [r["id"] for r in completed] == [ids[0]]
+    assert client.get("/mp/v1/requests?status=lost", headers=kim).status_code == 422
+    first = client.get("/mp/v1/requests?limit=2", headers=kim).get_json()
+    second = client.get(f"/mp/v1/requests?limit=2&cursor={first['next_cursor']}", headers=kim).get_json()
+    assert [r["id"] for r in first["items"] + second["items"]] == list(reversed(ids))
+    assert second["next_cursor"] is None
