@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from service.accounts.queries import department_directory
-from service.attachments.models import Attachment
+from service.attachments.queries import own_attachments
 from service.calendar.queries import load_calendar, time_zone
 from service.consultations.models import Consultation
 from service.consultations.permissions import CHECKS, can_view_consultation
@@ -65,13 +65,7 @@ def _department_id() -> str:
 
 def _check_materials(actor: Actor, ids: Sequence[str]) -> list[str]:
     wanted = list(dict.fromkeys(ids))
-    if not wanted:
-        return []
-    found = set(db.session.execute(
-        sa.select(Attachment.id).where(Attachment.id.in_(wanted), Attachment.owner_kind == "resident",
-                                       Attachment.owner_id == actor.id)
-    ).scalars())
-    if found != set(wanted):
+    if len(own_attachments(actor, wanted)) != len(wanted):
         raise ValidationFailed("Unknown attachment.", errors={"materials": ["Unknown attachment."]})
     return wanted
 
