@@ -56,6 +56,19 @@ class DepartmentDirectory:
     code_of: dict[str, str]
     id_of: dict[str, str]
     active_codes: frozenset[str]
+    parent_of: dict[str, str | None]
+
+    def subtree(self, department_id: str) -> set[str]:
+        """The department and every department below it, by id."""
+        below = {department_id}
+        grew = True
+        while grew:
+            grew = False
+            for child, parent in self.parent_of.items():
+                if parent in below and child not in below:
+                    below.add(child)
+                    grew = True
+        return below
 
 
 def department_directory() -> DepartmentDirectory:
@@ -69,9 +82,11 @@ def department_directory() -> DepartmentDirectory:
     if cache.get("expires", 0.0) > now:
         directory: DepartmentDirectory = cache["directory"]
         return directory
-    rows = db.session.execute(sa.select(Department.id, Department.code, Department.active)).all()
+    rows = db.session.execute(sa.select(Department.id, Department.code, Department.active,
+                                        Department.parent_id)).all()
     directory = DepartmentDirectory(code_of={r.id: r.code for r in rows}, id_of={r.code: r.id for r in rows},
-                                    active_codes=frozenset(r.code for r in rows if r.active))
+                                    active_codes=frozenset(r.code for r in rows if r.active),
+                                    parent_of={r.id: r.parent_id for r in rows})
     cache.update(directory=directory, expires=now + float(current_app.config["DIRECTORY_REFRESH_SECONDS"]))
     return directory
 

@@ -7,11 +7,23 @@ from typing import Any
 from service.core.api import Blueprint
 from service.core.auth import current_actor, staff_required
 from service.core.concurrency import etag_for, expected_version
+from service.core.pagination import page_schema
 from service.requests import operations, queries
-from service.requests.schemas import ActionSchema, NoteSchema, StaffRequestSchema
+from service.requests.schemas import ActionSchema, NoteSchema, RequestHitSchema, RequestSearchArgs, StaffRequestSchema
 
 PREFIX = "/requests"
 blp = Blueprint("console_requests", __name__, description="Requests: detail and actions.")
+
+
+@blp.route("", methods=["GET"])
+@staff_required("handler", "supervisor")
+@blp.arguments(RequestSearchArgs, location="query")
+@blp.response(200, page_schema(RequestHitSchema))
+def search(args: dict[str, Any]) -> Any:
+    """Requests my department has or had (a supervisor: also the departments below), newest first; the
+    applicant's name and phone are masked."""
+    cursor, limit = args.pop("cursor"), args.pop("limit")
+    return queries.search_requests(current_actor(), queries.RequestSearch(**args), cursor, limit)
 
 
 @blp.route("/<request_id>", methods=["GET"])

@@ -81,7 +81,7 @@ def page_size(limit: int | None) -> int:
 
 
 def paginate(
-    stmt: sa.Select[Any],
+    stmt: sa.Select[*tuple[Any, ...]],
     keys: Sequence[sa.ColumnElement[Any] | sa.orm.InstrumentedAttribute[Any]],
     *,
     cursor: str | None,

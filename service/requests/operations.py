@@ -156,7 +156,6 @@ def act(actor: Actor, request_id: str, action: str, comment: str | None, data: M
     now = at or utcnow()
     request = load_for_update(request_id)
     departments = department_directory()
-    department_code = departments.code_of.get(actor.department_id) if actor.department_id else None
     if actor.kind == "resident" and not can_view_request(actor, request):
         raise NotFound("No such request.")
     check_version(request.version, expected_version)
@@ -169,7 +168,7 @@ def act(actor: Actor, request_id: str, action: str, comment: str | None, data: M
     except IllegalAction as illegal:
         raise Conflict(str(illegal), allowed_actions=illegal.allowed) from illegal
     except ActorNotAllowed as refused:
-        if actor.kind == "staff" and not can_view_request(actor, request, department_code):
+        if actor.kind == "staff" and not can_view_request(actor, request):
             raise Forbidden("This request is not with your department.") from refused
         raise Forbidden(str(refused)) from refused
     except InvalidActionData as invalid:
@@ -268,9 +267,7 @@ def rate(actor: Actor, request_id: str, level: int, comment: str | None, tags: l
 def add_note(actor: Actor, request_id: str, body: str) -> RequestNote:
     """An internal note (never shown to the resident), by staff of a department the request is or was with."""
     request = db.session.get(Request, request_id)
-    departments = department_directory()
-    code = departments.code_of.get(actor.department_id) if actor.department_id else None
-    if request is None or actor.kind != "staff" or not can_view_request(actor, request, code):
+    if request is None or actor.kind != "staff" or not can_view_request(actor, request):
         raise NotFound("No such request.")
     note = RequestNote(id=new_id(), request_id=request.id, author_id=actor.id, department_id=actor.department_id,
                        body=body)

@@ -4,29 +4,40 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from service.accounts.queries import department_directory
 from service.core.auth import Actor
 from service.core.db import db
 from service.requests.models import Request, RequestAssignee, RequestEvent
 
 
-def can_view_request(actor: Actor, request: Request, department_code: str | None = None) -> bool:
-    """Residents see their own; staff see what their department handles now or has handled."""
+def visible_department_ids(actor: Actor) -> set[str]:
+    """A handler sees their department's requests; a supervisor also those of the departments below theirs."""
+    if actor.kind != "staff" or actor.department_id is None:
+        return set()
+    if "supervisor" in actor.roles:
+        return department_directory().subtree(actor.department_id)
+    return {actor.department_id}
+
+
+def can_view_request(actor: Actor, request: Request) -> bool:
+    """Residents see their own; staff what their departments have now or have handled."""
     if actor.kind == "resident":
         return request.resident_id == actor.id
     if actor.kind == "system":
         return True
-    if actor.kind != "staff" or actor.department_id is None:
+    departments = visible_department_ids(actor)
+    if not departments:
         return False
     assigned = db.session.execute(
         sa.select(RequestAssignee.request_id).where(RequestAssignee.request_id == request.id,
-                                                    RequestAssignee.department_id == actor.department_id)
+                                                    RequestAssignee.department_id.in_(departments))
     ).first()
     if assigned:
         return True
-    if department_code is None:
-        return False
+    directory = department_directory()
+    codes = [directory.code_of[d] for d in departments if d in directory.code_of]
     handled = db.session.execute(
         sa.select(RequestEvent.id).where(RequestEvent.request_id == request.id,
-                                         RequestEvent.actor_department == department_code).limit(1)
+                                         RequestEvent.actor_department.in_(codes)).limit(1)
     ).first()
     return handled is not None

@@ -14,12 +14,13 @@ from service.core.auth import Actor
 from service.core.db import db, utcnow
 from service.core.errors import NotFound
 from service.core.pagination import Page, paginate
+from service.core.privacy import mask_name, mask_phone
 from service.engine.timing import StepVisit, step_visits
 from service.processes.models import ProcessVersion
 from service.processes.queries import definition_of
 from service.requests import operations
 from service.requests.models import Rating, Request, RequestAssignee, RequestEvent, RequestNote
-from service.requests.permissions import can_view_request
+from service.requests.permissions import can_view_request, visible_department_ids
 
 
 def get_request(request_id: str) -> Request:
@@ -89,8 +90,7 @@ class StaffRequestView:
 def staff_view(actor: Actor, request_id: str) -> StaffRequestView:
     request = get_request(request_id)
     departments = department_directory()
-    code = departments.code_of.get(actor.department_id) if actor.department_id else None
-    if not can_view_request(actor, request, code):
+    if not can_view_request(actor, request):
         raise NotFound("No such request.")
     version = db.session.get(ProcessVersion, request.process_version_id)
     assert version is not None
@@ -271,3 +271,63 @@ def follow_ups_page(actor: Actor, status: str | None, cursor: str | None, limit:
     if status is not None:
         stmt = stmt.where(Rating.follow_up_status == status)
     return paginate(stmt, [Rating.follow_up_due_at, Rating.id], cursor=cursor, limit=limit)
+
+
+@dataclass(frozen=True)
+class RequestSearch:
+    request_id: str | None = None
+    service_id: str | None = None
+    status: str | None = None
+    applicant: str | None = None  # part of the applicant's name, or their phone number
+    submitted_from: datetime | None = None
+    submitted_to: datetime | None = None
+    overdue: bool | None = None
+
+
+@dataclass(frozen=True)
+class RequestHit:
+    """A request found by search, with the applicant's personal data masked."""
+
+    request: Request
+    applicant_name: str | None
+    applicant_phone: str | None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.request, name)
+
+
+def search_requests(actor: Actor, search: RequestSearch, cursor: str | None, limit: int | None) -> Page[RequestHit]:
+    """Requests the actor may see — with their departments now, or handled by them — newest first."""
+    from service.accounts.models import Resident
+
+    departments = visible_department_ids(actor)
+    directory = department_directory()
+    codes = sorted(directory.code_of[d] for d in departments if d in directory.code_of)
+    visible = sa.or_(
+        sa.exists().where(RequestAssignee.request_id == Request.id, RequestAssignee.department_id.in_(departments)),
+        sa.exists().where(RequestEvent.request_id == Request.id, RequestEvent.actor_department.in_(codes)),
+    )
+    stmt = sa.select(Request, Resident.name, Resident.phone).join(Resident, Resident.id == Request.resident_id)
+    stmt = stmt.where(visible)
+    if search.request_id:
+        stmt = stmt.where(Request.id == search.request_id)
+    if search.service_id:
+        stmt = stmt.where(Request.service_id == search.service_id)
+    if search.status:
+        stmt = stmt.where(Request.status == search.status)
+    if search.applicant:
+        pattern = f"%{search.applicant.strip()}%"
+        stmt = stmt.where(sa.or_(Resident.name.like(pattern), Resident.phone == search.applicant.strip()))
+    if search.submitted_from:
+        stmt = stmt.where(Request.submitted_at >= search.submitted_from)
+    if search.submitted_to:
+        stmt = stmt.where(Request.submitted_at < search.submitted_to)
+    if search.overdue is not None:
+        running = Request.closed_at.is_(None)
+        late = sa.and_(running, Request.due_at < utcnow())
+        stmt = stmt.where(late if search.overdue else ~late)
+    page = paginate(stmt, [Request.id], cursor=cursor, limit=limit, descending=True,
+                    key_of=lambda row: [row.Request.id])
+    return Page(items=[RequestHit(request=row.Request, applicant_name=mask_name(row.name),
+                                  applicant_phone=mask_phone(row.phone)) for row in page.items],
+                next_cursor=page.next_cursor)

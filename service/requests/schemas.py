@@ -253,3 +253,23 @@ class FollowUpListArgs(ma.Schema):
 class FollowUpAnswerSchema(ma.Schema):
     answer = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=4000))
     expected_version = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1))
+
+
+class RequestHitSchema(ResidentRequestSummarySchema):
+    applicant_name = ma.fields.String(allow_none=True, metadata={"description": "Masked."})
+    applicant_phone = ma.fields.String(allow_none=True, metadata={"description": "Masked."})
+    step_due_at = LocalDateTime(allow_none=True)
+
+
+class RequestSearchArgs(ma.Schema):
+    cursor = ma.fields.String(load_default=None)
+    limit = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1))
+    request_id = ma.fields.String(load_default=None, data_key="id")
+    service_id = ma.fields.String(load_default=None)
+    status = ma.fields.String(load_default=None, validate=ma.validate.OneOf(
+        ["submitted", "in_progress", "awaiting_supplement", "completed", "rejected", "withdrawn"]))
+    applicant = ma.fields.String(load_default=None, validate=ma.validate.Length(min=1, max=64),
+                                 metadata={"description": "Part of the applicant's name, or their phone number."})
+    submitted_from = ma.fields.AwareDateTime(load_default=None)
+    submitted_to = ma.fields.AwareDateTime(load_default=None)
+    overdue = ma.fields.Boolean(load_default=None)

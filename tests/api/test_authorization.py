@@ -72,6 +72,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/console/v1/requests/<request_id>"): "department",
     ("POST", "/console/v1/requests/<request_id>/notes"): "department",
     ("GET", "/console/v1/tasks"): "staff",
+    ("GET", "/console/v1/requests"): "staff",
     ("GET", "/console/v1/ratings/follow-ups"): "staff",
     ("POST", "/console/v1/ratings/<rating_id>/follow-up"): "department",
     ("POST", "/mp/v1/requests"): "resident",
