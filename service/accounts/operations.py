@@ -14,7 +14,7 @@ from service.accounts import passwords, queries
 from service.accounts.models import ROLES, Department, Resident, Staff, StaffRole
 from service.accounts.permissions import can_manage_organisation
 from service.core import audit
-from service.core.auth import Actor, IssuedToken, issue_token, revoke_token
+from service.core.auth import Actor, IssuedToken, issue_token, revoke_token, revoke_tokens_of
 from service.core.concurrency import check_version
 from service.core.db import db, utcnow
 from service.core.errors import (
@@ -212,19 +212,72 @@ def create_staff(actor: Actor, *, username: str, password: str, department_id: s
     username = username.strip().lower()
     if db.session.execute(sa.select(Staff.id).where(Staff.username == username)).first():
         raise Conflict(f"The username {username!r} is taken.")
-    unknown = sorted(set(roles) - set(ROLES))
-    if unknown or not roles:
-        raise ValidationFailed("Unknown or missing roles.",
-                               errors={"roles": [f"Choose from {', '.join(ROLES)}."]})
+    roles = _checked_roles(roles)
     if len(password) < passwords.MIN_LENGTH:
         raise ValidationFailed("Password too short.",
                                errors={"password": [f"At least {passwords.MIN_LENGTH} characters."]})
     staff = Staff(username=username, display_name=display_name or username,
                   password_hash=passwords.hash_password(password), department_id=department_id,
-                  role_rows=[StaffRole(role=role) for role in sorted(set(roles))])
+                  role_rows=[StaffRole(role=role) for role in roles])
     db.session.add(staff)
     db.session.flush()
     audit.record(actor, "staff.created", "staff", staff.id,
-                 {"username": username, "department_id": department_id, "roles": sorted(set(roles))})
+                 {"username": username, "department_id": department_id, "roles": roles})
     db.session.flush()
+    return staff
+
+
+def _checked_roles(roles: list[str]) -> list[str]:
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown or not roles:
+        raise ValidationFailed("Unknown or missing roles.", errors={"roles": [f"Choose from {', '.join(ROLES)}."]})
+    return sorted(set(roles))
+
+
+def update_staff(actor: Actor, staff_id: str, changes: dict[str, Any], expected: int | None) -> Staff:
+    """Change a staff member's name, department, roles, or disable them (which revokes their tokens)."""
+    _require_admin(actor)
+    staff = db.session.get(Staff, staff_id)
+    if staff is None:
+        raise NotFound("No such staff member.")
+    check_version(staff.version, expected)
+    if staff.id == actor.id and (changes.get("active") is False or
+                                 ("roles" in changes and "admin" not in changes["roles"])):
+        raise Conflict("Administrators cannot disable themselves or drop their own admin role.")
+    before: dict[str, Any] = {}
+    if "department_id" in changes and changes["department_id"] != staff.department_id:
+        _department(changes["department_id"])
+        before["department_id"] = staff.department_id
+        staff.department_id = changes["department_id"]
+    if "roles" in changes and _checked_roles(changes["roles"]) != staff.roles:
+        before["roles"] = staff.roles
+        staff.role_rows = [StaffRole(role=role) for role in _checked_roles(changes["roles"])]
+    for field in ("display_name", "active"):
+        if field in changes and changes[field] != getattr(staff, field):
+            before[field] = getattr(staff, field)
+            setattr(staff, field, changes[field])
+    if not before:
+        return staff
+    staff.updated_at = utcnow()
+    db.session.flush()
+    if staff.active is False:
+        revoke_tokens_of("staff", staff.id)
+    audit.record(actor, "staff.updated", "staff", staff.id,
+                 {"before": before, "after": {k: getattr(staff, k) for k in before}})
+    return staff
+
+
+def reset_password(actor: Actor, staff_id: str, password: str) -> Staff:
+    """Set a new password (the old tokens stop working) and lift a lockout."""
+    _require_admin(actor)
+    staff = db.session.get(Staff, staff_id)
+    if staff is None:
+        raise NotFound("No such staff member.")
+    staff.password_hash = passwords.hash_password(password)
+    staff.failed_logins = 0
+    staff.locked_until = None
+    staff.updated_at = utcnow()
+    db.session.flush()
+    revoke_tokens_of("staff", staff.id)
+    audit.record(actor, "staff.password_reset", "staff", staff.id)
     return staff

@@ -145,3 +145,15 @@ class DepartmentUpdateSchema(ma.Schema):
     parent_id = ma.fields.String(allow_none=True)
     active = ma.fields.Boolean()
     expected_version = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1))
+
+
+class StaffUpdateSchema(ma.Schema):
+    display_name = ma.fields.String(validate=ma.validate.Length(min=1, max=100))
+    department_id = ma.fields.String()
+    roles = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(ROLES)), validate=ma.validate.Length(min=1))
+    active = ma.fields.Boolean(metadata={"description": "false disables the account and revokes its tokens"})
+    expected_version = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1))
+
+
+class PasswordResetSchema(ma.Schema):
+    password = ma.fields.String(required=True, load_only=True, validate=ma.validate.Length(min=10, max=256))

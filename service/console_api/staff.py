@@ -7,9 +7,10 @@ from typing import Any
 import marshmallow as ma
 
 from service.accounts import operations, queries
-from service.accounts.schemas import StaffCreateSchema, StaffSchema
+from service.accounts.schemas import PasswordResetSchema, StaffCreateSchema, StaffSchema, StaffUpdateSchema
 from service.core.api import Blueprint
 from service.core.auth import current_actor, staff_required
+from service.core.concurrency import etag_for, expected_version
 from service.core.idempotency import idempotent
 from service.core.pagination import PageArgs, page_schema
 
@@ -36,3 +37,32 @@ def list_staff(args: dict[str, Any]) -> Any:
 @blp.response(201, StaffSchema)
 def create_staff(body: dict[str, Any]) -> Any:
     return operations.create_staff(current_actor(), **body), 201
+
+
+@blp.route("/<staff_id>", methods=["GET"])
+@staff_required("admin")
+@blp.response(200, StaffSchema)
+def get_staff(staff_id: str) -> Any:
+    staff = queries.get_staff(staff_id)
+    return staff, 200, {"ETag": etag_for(staff.version)}
+
+
+@blp.route("/<staff_id>", methods=["PATCH"])
+@staff_required("admin")
+@blp.arguments(StaffUpdateSchema)
+@blp.response(200, StaffSchema)
+@blp.problem(409, "Stale expected_version, or an administrator disabling themselves.")
+def update_staff(body: dict[str, Any], staff_id: str) -> Any:
+    """Rename, move to another department, change roles, or disable (`active: false`, tokens revoked)."""
+    version = expected_version(body.pop("expected_version", None))
+    staff = operations.update_staff(current_actor(), staff_id, body, version)
+    return staff, 200, {"ETag": etag_for(staff.version)}
+
+
+@blp.route("/<staff_id>/password", methods=["POST"])
+@staff_required("admin")
+@blp.arguments(PasswordResetSchema)
+@blp.response(204)
+def reset_password(body: dict[str, Any], staff_id: str) -> None:
+    """Set a new password: the account's tokens are revoked and any lockout lifted."""
+    operations.reset_password(current_actor(), staff_id, body["password"])

@@ -12,6 +12,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from service.accounts import operations as account_operations
 from service.accounts.models import Resident
 from service.catalog import operations as catalog_operations
 from service.consultations import operations as consultation_operations
@@ -72,6 +73,9 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/console/v1/requests/<request_id>"): "department",
     ("POST", "/console/v1/requests/<request_id>/notes"): "department",
     ("GET", "/console/v1/tasks"): "staff",
+    ("GET", "/console/v1/staff/<staff_id>"): "admin",
+    ("PATCH", "/console/v1/staff/<staff_id>"): "admin",
+    ("POST", "/console/v1/staff/<staff_id>/password"): "admin",
     ("GET", "/console/v1/requests"): "staff",
     ("GET", "/console/v1/ratings/follow-ups"): "staff",
     ("POST", "/console/v1/ratings/<rating_id>/follow-up"): "department",
@@ -141,6 +145,8 @@ def _body(method: str, rule: str, ids: dict[str, str]) -> dict[str, Any] | None:
         ("POST", "/console/v1/processes/<code>/migrations"): {"from_version": 1, "to_version": 2, "dry_run": True},
         ("POST", "/console/v1/requests/<request_id>/actions"): {"action": "claim", "expected_version": 1},
         ("POST", "/console/v1/requests/<request_id>/notes"): {"body": "需现场核实"},
+        ("PATCH", "/console/v1/staff/<staff_id>"): {"display_name": "新名字", "expected_version": 1},
+        ("POST", "/console/v1/staff/<staff_id>/password"): {"password": "long-enough-password"},
         ("POST", "/console/v1/ratings/<rating_id>/follow-up"): {"answer": "已整改", "expected_version": 1},
         ("POST", "/mp/v1/requests"): {"service_id": ids["service"], "form": {}, "materials": {}},
         ("POST", "/mp/v1/requests/<request_id>/supplements"): {"answers": {"note": "补充"}, "expected_version": 1},
@@ -169,7 +175,8 @@ def _call(client: FlaskClient, method: str, rule: str, ids: dict[str, str],
     url = (rule.replace("<department_id>", ids["urban"]).replace("<day>", DAY).replace("<code>", "repair")
            .replace("<int:version>", "1").replace("<request_id>", ids["request"])
            .replace("<service_id>", ids["service"])
-           .replace("<consultation_id>", ids["consultation"]).replace("<rating_id>", ids["rating"]))
+           .replace("<consultation_id>", ids["consultation"]).replace("<rating_id>", ids["rating"])
+           .replace("<staff_id>", ids["staff"]))
     if (method, rule) in MULTIPART:
         return client.open(url, method=method, data=MULTIPART[(method, rule)](), headers=headers or {},
                            content_type="multipart/form-data", query_string=QUERIES.get((method, rule)))
@@ -239,9 +246,11 @@ def departments(app: Flask, departments: dict[str, str]) -> dict[str, str]:
         request_operations.act(urban, finished.id, "accept", None, {}, 1)
         request_operations.act(urban, finished.id, "complete", None, {}, 2)
         rating = request_operations.rate(Actor(kind="resident", id=owner.id), finished.id, 1, "太慢", [])
+        target = account_operations.create_staff(SYSTEM, username="authz-target", password="long-enough-password",
+                                                 department_id=departments["urban"], roles=["handler"])
         db.session.commit()
         return {**departments, "request": request.id, "service": service.id, "consultation": consultation.id,
-                "rating": rating.id}
+                "rating": rating.id, "staff": target.id}
 
 
 @pytest.fixture
