@@ -90,3 +90,17 @@ def categories() -> list[dict[str, Any]]:
         .group_by(Service.category).order_by(Service.category)
     ).all()
     return [{"category": row.category, "count": row.count} for row in rows]
+
+
+def all_services_page(cursor: str | None, limit: int | None, include_inactive: bool) -> Page[Service]:
+    stmt = sa.select(Service)
+    if not include_inactive:
+        stmt = stmt.where(Service.active)
+    return paginate(stmt, [Service.code], cursor=cursor, limit=limit)
+
+
+def get_service(service_id: str) -> Service:
+    service = db.session.get(Service, service_id)
+    if service is None:
+        raise NotFound("No such service.")
+    return service

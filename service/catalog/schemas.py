@@ -116,3 +116,39 @@ class CategoryListSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(CategorySchema), required=True)
     next_cursor = ma.fields.String(allow_none=True, required=True, metadata={
         "description": "Always null: every category is on the one page."})
+
+
+class StaffServiceSchema(ServiceSchema):
+    """A catalog item as administrators manage it."""
+
+    process_code = ma.fields.String(required=True)
+    active = ma.fields.Boolean(required=True)
+    version = ma.fields.Integer(required=True)
+
+
+class ServiceCreateSchema(ma.Schema):
+    code = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^[a-z][a-z0-9_-]{1,63}$"))
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    category = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
+    description = ma.fields.String(load_default="", validate=ma.validate.Length(max=5000))
+    process_code = ma.fields.String(required=True)
+    time_limit_working_days = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(min=1,
+                                                                                                        max=365))
+    form = ma.fields.Dict(load_default=lambda: {"fields": []}, metadata={"description": "As FormSchema."})
+    materials = ma.fields.List(ma.fields.Dict(), load_default=list, metadata={"description": "As MaterialSchema."})
+
+
+class ServiceUpdateSchema(ma.Schema):
+    name = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
+    category = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
+    description = ma.fields.String(validate=ma.validate.Length(max=5000))
+    process_code = ma.fields.String()
+    time_limit_working_days = ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1, max=365))
+    form = ma.fields.Dict()
+    materials = ma.fields.List(ma.fields.Dict())
+    active = ma.fields.Boolean()
+    expected_version = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1))
+
+
+class StaffServiceListArgs(PageArgs):
+    include_inactive = ma.fields.Boolean(load_default=False)

@@ -13,11 +13,13 @@ from service.console_api import (
     processes,
     ratings,
     requests,
+    services,
     staff,
     tasks,
 )
 
 
 def register(api: Api) -> None:
-    for module in (auth, departments, staff, audit, calendar, processes, requests, tasks, consultations, ratings):
+    for module in (auth, departments, staff, audit, calendar, processes, requests, tasks, consultations, ratings,
+                   services):
         api.register_blueprint(module.blp, url_prefix=f"/console/v1{module.PREFIX}")
