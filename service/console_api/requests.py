@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response, current_app, send_file
+
+from service.attachments.storage import storage_for
 from service.core.api import Blueprint
 from service.core.auth import current_actor, staff_required
 from service.core.concurrency import etag_for, expected_version
@@ -57,3 +60,15 @@ def act(body: dict[str, Any], request_id: str) -> Any:
 def add_note(body: dict[str, Any], request_id: str) -> Any:
     """An internal note on the request: seen by staff, never by the resident."""
     return operations.add_note(current_actor(), request_id, body["body"]), 201
+
+
+@blp.route("/<request_id>/materials/<attachment_id>", methods=["GET"])
+@staff_required()
+@blp.response(200, content_type="application/octet-stream",
+              description="The file, with the content type detected when it was uploaded.")
+def download_material(request_id: str, attachment_id: str) -> Response:
+    """A file the resident attached (at submission or in a supplement), for staff who may see the request."""
+    attachment = queries.material_for_staff(current_actor(), request_id, attachment_id)
+    stream = storage_for(current_app).open(attachment.sha256)
+    return send_file(stream, mimetype=attachment.content_type, as_attachment=True,
+                     download_name=attachment.filename, max_age=0)

@@ -9,6 +9,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 
 from service.accounts.queries import department_directory
+from service.attachments.models import Attachment
 from service.catalog.models import Service
 from service.core.auth import Actor
 from service.core.db import db, utcnow
@@ -331,3 +332,25 @@ def search_requests(actor: Actor, search: RequestSearch, cursor: str | None, lim
     return Page(items=[RequestHit(request=row.Request, applicant_name=mask_name(row.name),
                                   applicant_phone=mask_phone(row.phone)) for row in page.items],
                 next_cursor=page.next_cursor)
+
+
+def attachment_ids_of(request: Request) -> set[str]:
+    """Every file the resident attached to the request: at submission and in supplements."""
+    ids = {i for values in (request.materials or {}).values() for i in values}
+    supplements = db.session.execute(
+        sa.select(RequestEvent.data).where(RequestEvent.request_id == request.id,
+                                           RequestEvent.action == "supplement")).scalars()
+    for data in supplements:
+        ids |= {i for values in (data.get("materials") or {}).values() for i in values}
+    return ids
+
+
+def material_for_staff(actor: Actor, request_id: str, attachment_id: str) -> Attachment:
+    """A file of a request, for staff who may see the request; any other file is "not found"."""
+    request = get_request(request_id)
+    if not can_view_request(actor, request) or attachment_id not in attachment_ids_of(request):
+        raise NotFound("No such material.")
+    attachment = db.session.get(Attachment, attachment_id)
+    if attachment is None:
+        raise NotFound("No such material.")
+    return attachment

@@ -14,6 +14,8 @@ from flask.testing import FlaskClient
 
 from service.accounts import operations as account_operations
 from service.accounts.models import Resident
+from service.attachments.models import Attachment
+from service.attachments.storage import storage_for
 from service.catalog import operations as catalog_operations
 from service.consultations import operations as consultation_operations
 from service.core.auth import SYSTEM, Actor
@@ -73,6 +75,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/console/v1/requests/<request_id>"): "department",
     ("POST", "/console/v1/requests/<request_id>/notes"): "department",
     ("GET", "/console/v1/tasks"): "staff",
+    ("GET", "/console/v1/requests/<request_id>/materials/<attachment_id>"): "department",
     ("GET", "/console/v1/services"): "staff",
     ("POST", "/console/v1/services"): "admin",
     ("GET", "/console/v1/services/<service_id>"): "staff",
@@ -183,13 +186,13 @@ def _call(client: FlaskClient, method: str, rule: str, ids: dict[str, str],
            .replace("<int:version>", "1").replace("<request_id>", ids["request"])
            .replace("<service_id>", ids["service"])
            .replace("<consultation_id>", ids["consultation"]).replace("<rating_id>", ids["rating"])
-           .replace("<staff_id>", ids["staff"]))
+           .replace("<staff_id>", ids["staff"]).replace("<attachment_id>", ids["attachment"]))
     if (method, rule) in MULTIPART:
         return client.open(url, method=method, data=MULTIPART[(method, rule)](), headers=headers or {},
                            content_type="multipart/form-data", query_string=QUERIES.get((method, rule)))
     return client.open(url, method=method, json=_body(method, rule, ids),
                        headers={**HEADERS.get((method, rule), {}), **(headers or {})},
-                       query_string=QUERIES.get((method, rule)))
+                       query_string=QUERIES.get((method, rule)), buffered=True)
 
 
 def _problem(response: Any, status: int) -> dict[str, Any]:
@@ -243,7 +246,11 @@ def departments(app: Flask, departments: dict[str, str]) -> dict[str, str]:
         owner = Resident(openid="o-authz-owner")
         db.session.add(owner)
         db.session.flush()
-        request = request_operations.submit(Actor(kind="resident", id=owner.id), service, {}, {})
+        photo = Attachment(owner_kind="resident", owner_id=owner.id, filename="lamp.png", content_type="image/png",
+                           size=len(_png()), sha256=storage_for(app).put(_png()))
+        db.session.add(photo)
+        db.session.flush()
+        request = request_operations.submit(Actor(kind="resident", id=owner.id), service, {}, {"photos": [photo.id]})
         app.config["CONSULTATION_DEPARTMENT"] = "urban"
         consultation = consultation_operations.ask(Actor(kind="resident", id=owner.id), "路灯坏了找谁修？", None, [])
         # a second request, completed by urban and rated 1: a follow-up for urban to answer
@@ -257,7 +264,7 @@ def departments(app: Flask, departments: dict[str, str]) -> dict[str, str]:
                                                  department_id=departments["urban"], roles=["handler"])
         db.session.commit()
         return {**departments, "request": request.id, "service": service.id, "consultation": consultation.id,
-                "rating": rating.id, "staff": target.id}
+                "rating": rating.id, "staff": target.id, "attachment": photo.id}
 
 
 @pytest.fixture

@@ -136,6 +136,20 @@ def test_permit_with_a_countersign(app, client, login_as, resident_token):
 
     final = client.get(f"/mp/v1/requests/{request_id}", headers=bob).get_json()
     assert [e["action"] for e in final["timeline"]] == ["submit", "accept", "countersign", "countersign", "approve"]
+
+    licence = body["materials"]["licence"][0]
+    url = f"/console/v1/requests/{request_id}/materials/{licence}"
+    downloaded = client.get(url, headers=login_as("market-handler"))
+    assert downloaded.status_code == 200
+    assert downloaded.data == png()
+    assert downloaded.mimetype == "image/png"
+    assert "attachment" in downloaded.headers["Content-Disposition"]
+    downloaded.close()  # the file is streamed from storage; closing the response closes it
+    assert client.get(url, headers=login_as("housing-handler")).status_code == 404
+    assert client.get(url, headers=bob).status_code == 401
+    other = upload(client, bob, "unrelated.png")
+    assert client.get(f"/console/v1/requests/{request_id}/materials/{other}",
+                      headers=login_as("market-handler")).status_code == 404
     assert [(e["action"], e["from_step"], e["to_step"]) for e in final["timeline"]] == public_events(app, request_id)
 
 
