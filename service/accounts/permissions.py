@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from service.accounts.roles import may
 from service.core.auth import Actor
 
 
 def can_manage_organisation(actor: Actor) -> bool:
-    return actor.kind == "system" or (actor.kind == "staff" and actor.has_role("admin"))
+    return may(actor, "organisation.manage")
 
 
 def can_view_organisation(actor: Actor) -> bool:
@@ -14,4 +15,4 @@ def can_view_organisation(actor: Actor) -> bool:
 
 
 def can_view_audit(actor: Actor) -> bool:
-    return can_manage_organisation(actor)
+    return may(actor, "audit.read")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from service.accounts.roles import may
 from service.core.auth import Actor
 
 
@@ -10,4 +11,4 @@ def can_view_calendar(actor: Actor) -> bool:
 
 
 def can_manage_calendar(actor: Actor) -> bool:
-    return actor.kind == "system" or (actor.kind == "staff" and actor.has_role("admin"))
+    return may(actor, "calendar.manage")

@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from service.accounts.roles import may
 from service.catalog.forms import validate_form_definition, validate_materials_definition
 from service.catalog.models import Service
 from service.core import audit
@@ -17,7 +18,7 @@ from service.processes.models import ProcessVersion
 
 
 def _require_admin(actor: Actor) -> None:
-    if not (actor.kind == "system" or actor.has_role("admin")):
+    if not may(actor, "catalog.manage"):
         raise Forbidden("Only administrators manage the catalog.")
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import marshmallow as ma
 
+from service.accounts.roles import roles_for
 from service.core import audit
 from service.core.api import Blueprint
 from service.core.auth import staff_required
@@ -36,7 +37,7 @@ class AuditListArgs(PageArgs):
 
 
 @blp.route("", methods=["GET"])
-@staff_required("admin")
+@staff_required(*roles_for("audit.read"))
 @blp.arguments(AuditListArgs, location="query")
 @blp.response(200, page_schema(AuditRecordSchema))
 def list_audit(args: dict[str, Any]) -> Any:

@@ -7,6 +7,7 @@ import re
 from datetime import date
 from typing import Any
 
+from service.accounts.roles import roles_for
 from service.calendar import operations, queries
 from service.calendar.schemas import (
     CalendarDaySchema,
@@ -53,7 +54,7 @@ def due(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/<day>", methods=["PUT"])
-@staff_required("admin")
+@staff_required(*roles_for("calendar.manage"))
 @blp.arguments(CalendarDaySetSchema)
 @blp.response(200, CalendarDaySchema)
 def set_day(body: dict[str, Any], day: str) -> Any:
@@ -63,7 +64,7 @@ def set_day(body: dict[str, Any], day: str) -> Any:
 
 
 @blp.route("/<day>", methods=["DELETE"])
-@staff_required("admin")
+@staff_required(*roles_for("calendar.manage"))
 @blp.response(204)
 @blp.problem(404, "The day has no local override.")
 def clear_day(day: str) -> Any:

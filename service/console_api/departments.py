@@ -7,6 +7,7 @@ from typing import Any
 import marshmallow as ma
 
 from service.accounts import operations, queries
+from service.accounts.roles import roles_for
 from service.accounts.schemas import DepartmentCreateSchema, DepartmentSchema, DepartmentUpdateSchema
 from service.core.api import Blueprint
 from service.core.auth import current_actor, staff_required
@@ -31,7 +32,7 @@ def list_departments(args: dict[str, Any]) -> Any:
 
 
 @blp.route("", methods=["POST"])
-@staff_required("admin")
+@staff_required(*roles_for("organisation.manage"))
 @idempotent()
 @blp.arguments(DepartmentCreateSchema)
 @blp.response(201, DepartmentSchema)
@@ -49,7 +50,7 @@ def get_department(department_id: str) -> Any:
 
 
 @blp.route("/<department_id>", methods=["PATCH"])
-@staff_required("admin")
+@staff_required(*roles_for("organisation.manage"))
 @blp.arguments(DepartmentUpdateSchema)
 @blp.response(200, DepartmentSchema)
 @blp.problem(409, "expected_version (or If-Match) is stale.")

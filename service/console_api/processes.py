@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from service.accounts.roles import roles_for
 from service.core.api import Blueprint
 from service.core.auth import current_actor, staff_required
 from service.engine.schema import PROCESS_DEFINITION_SCHEMA
@@ -40,7 +41,7 @@ def list_processes() -> Any:
 
 
 @blp.route("", methods=["POST"])
-@staff_required("admin")
+@staff_required(*roles_for("processes.manage"))
 @blp.arguments(ProcessUploadSchema)
 @blp.response(201, ProcessVersionDetailSchema)
 @blp.problem(422, "The definition is invalid; `errors` names each offending step or action.")
@@ -64,7 +65,7 @@ def get_version(code: str, version: int) -> Any:
 
 
 @blp.route("/<code>/versions/<int:version>/activate", methods=["POST"])
-@staff_required("admin")
+@staff_required(*roles_for("processes.manage"))
 @blp.response(200, ProcessVersionSchema)
 def activate_version(code: str, version: int) -> Any:
     """New requests start on this version; running ones finish on the version they started on."""
@@ -80,7 +81,7 @@ def compare_versions(args: dict[str, Any], code: str) -> Any:
 
 
 @blp.route("/<code>/migrations", methods=["POST"])
-@staff_required("admin")
+@staff_required(*roles_for("processes.manage"))
 @blp.arguments(MigrationSchema)
 @blp.response(200, MigrationPlanSchema)
 def migrate(body: dict[str, Any], code: str) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from service.accounts.roles import roles_for
 from service.core.api import Blueprint
 from service.core.auth import current_actor, staff_required
 from service.core.concurrency import etag_for, expected_version
@@ -16,7 +17,7 @@ blp = Blueprint("console_ratings", __name__, description="Follow-ups of bad rati
 
 
 @blp.route("/follow-ups", methods=["GET"])
-@staff_required("handler", "supervisor")
+@staff_required(*roles_for("requests.handle"))
 @blp.arguments(FollowUpListArgs, location="query")
 @blp.response(200, page_schema(FollowUpTaskSchema))
 def list_follow_ups(args: dict[str, Any]) -> Any:
@@ -25,7 +26,7 @@ def list_follow_ups(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/<rating_id>/follow-up", methods=["POST"])
-@staff_required("handler", "supervisor")
+@staff_required(*roles_for("requests.handle"))
 @blp.arguments(FollowUpAnswerSchema)
 @blp.response(200, FollowUpTaskSchema)
 @blp.problem(409, "Stale expected_version, or answered already.")

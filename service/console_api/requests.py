@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Response, current_app, send_file
 
+from service.accounts.roles import roles_for
 from service.attachments.storage import storage_for
 from service.core.api import Blueprint
 from service.core.auth import current_actor, staff_required
@@ -19,7 +20,7 @@ blp = Blueprint("console_requests", __name__, description="Requests: detail and 
 
 
 @blp.route("", methods=["GET"])
-@staff_required("handler", "supervisor")
+@staff_required(*roles_for("requests.handle"))
 @blp.arguments(RequestSearchArgs, location="query")
 @blp.response(200, page_schema(RequestHitSchema))
 def search(args: dict[str, Any]) -> Any:

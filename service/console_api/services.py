@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from service.accounts.roles import roles_for
 from service.catalog import operations, queries
 from service.catalog.schemas import (
     ServiceCreateSchema,
@@ -29,7 +30,7 @@ def list_services(args: dict[str, Any]) -> Any:
 
 
 @blp.route("", methods=["POST"])
-@staff_required("admin")
+@staff_required(*roles_for("catalog.manage"))
 @blp.arguments(ServiceCreateSchema)
 @blp.response(201, StaffServiceSchema)
 @blp.problem(422, "The form, materials or process are invalid; `errors` names each.")
@@ -47,7 +48,7 @@ def get_service(service_id: str) -> Any:
 
 
 @blp.route("/<service_id>", methods=["PATCH"])
-@staff_required("admin")
+@staff_required(*roles_for("catalog.manage"))
 @blp.arguments(ServiceUpdateSchema)
 @blp.response(200, StaffServiceSchema)
 @blp.problem(409, "expected_version (or If-Match) is stale.")

@@ -7,6 +7,7 @@ from typing import Any
 import marshmallow as ma
 
 from service.accounts import operations, queries
+from service.accounts.roles import roles_for
 from service.accounts.schemas import PasswordResetSchema, StaffCreateSchema, StaffSchema, StaffUpdateSchema
 from service.core.api import Blueprint
 from service.core.auth import current_actor, staff_required
@@ -23,7 +24,7 @@ class StaffListArgs(PageArgs):
 
 
 @blp.route("", methods=["GET"])
-@staff_required("admin")
+@staff_required(*roles_for("organisation.manage"))
 @blp.arguments(StaffListArgs, location="query")
 @blp.response(200, page_schema(StaffSchema))
 def list_staff(args: dict[str, Any]) -> Any:
@@ -31,7 +32,7 @@ def list_staff(args: dict[str, Any]) -> Any:
 
 
 @blp.route("", methods=["POST"])
-@staff_required("admin")
+@staff_required(*roles_for("organisation.manage"))
 @idempotent()
 @blp.arguments(StaffCreateSchema)
 @blp.response(201, StaffSchema)
@@ -40,7 +41,7 @@ def create_staff(body: dict[str, Any]) -> Any:
 
 
 @blp.route("/<staff_id>", methods=["GET"])
-@staff_required("admin")
+@staff_required(*roles_for("organisation.manage"))
 @blp.response(200, StaffSchema)
 def get_staff(staff_id: str) -> Any:
     staff = queries.get_staff(staff_id)
@@ -48,7 +49,7 @@ def get_staff(staff_id: str) -> Any:
 
 
 @blp.route("/<staff_id>", methods=["PATCH"])
-@staff_required("admin")
+@staff_required(*roles_for("organisation.manage"))
 @blp.arguments(StaffUpdateSchema)
 @blp.response(200, StaffSchema)
 @blp.problem(409, "Stale expected_version, or an administrator disabling themselves.")
@@ -60,7 +61,7 @@ def update_staff(body: dict[str, Any], staff_id: str) -> Any:
 
 
 @blp.route("/<staff_id>/password", methods=["POST"])
-@staff_required("admin")
+@staff_required(*roles_for("organisation.manage"))
 @blp.arguments(PasswordResetSchema)
 @blp.response(204)
 def reset_password(body: dict[str, Any], staff_id: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from service.accounts.roles import roles_for
 from service.core.api import Blueprint
 from service.core.auth import current_actor, staff_required
 from service.requests import queries
@@ -14,7 +15,7 @@ blp = Blueprint("console_tasks", __name__, description="My work queue.")
 
 
 @blp.route("", methods=["GET"])
-@staff_required("handler", "supervisor")
+@staff_required(*roles_for("requests.handle"))
 @blp.arguments(TaskArgs, location="query")
 @blp.response(200, TaskPageSchema)
 def list_tasks(args: dict[str, Any]) -> Any:

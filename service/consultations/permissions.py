@@ -6,6 +6,7 @@ publish answered questions as public Q&A, and so may a supervisor of the departm
 
 from __future__ import annotations
 
+from service.accounts.roles import may
 from service.consultations.models import Consultation
 from service.core.auth import Actor
 
@@ -32,7 +33,7 @@ def can_view_consultation(actor: Actor, consultation: Consultation) -> bool:
 
 
 def can_claim(actor: Actor, consultation: Consultation) -> bool:
-    return _of_department(actor, consultation) and actor.has_role("handler", "supervisor")
+    return _of_department(actor, consultation) and may(actor, "consultations.handle")
 
 
 def can_answer(actor: Actor, consultation: Consultation) -> bool:
@@ -48,7 +49,8 @@ def can_send_back(actor: Actor, consultation: Consultation) -> bool:
 
 
 def can_publish(actor: Actor, consultation: Consultation) -> bool:
-    return _publisher(actor) or _supervises(actor, consultation)
+    # a publisher of any department, a supervisor of the consultation's own
+    return may(actor, "consultations.publish") and (_publisher(actor) or _of_department(actor, consultation))
 
 
 CHECKS = {

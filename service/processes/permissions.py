@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from service.accounts.roles import may
 from service.core.auth import Actor
 
 
 def can_manage_processes(actor: Actor) -> bool:
-    return actor.kind == "system" or (actor.kind == "staff" and actor.has_role("admin"))
+    return may(actor, "processes.manage")
 
 
 def can_view_processes(actor: Actor) -> bool:

@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy.orm.attributes import set_committed_value
 
 from service.accounts.queries import DepartmentDirectory, department_directory
+from service.accounts.roles import may
 from service.attachments.operations import check_materials
 from service.attachments.queries import own_attachments
 from service.calendar.queries import load_calendar, time_zone
@@ -283,7 +284,7 @@ def answer_follow_up(actor: Actor, rating_id: str, answer: str, expected_version
     rating = db.session.execute(sa.select(Rating).where(Rating.id == rating_id).with_for_update()).scalar_one_or_none()
     if rating is None or actor.kind != "staff" or rating.follow_up_status == "none":
         raise NotFound("No such follow-up.")
-    if rating.follow_up_department_id != actor.department_id or not actor.has_role("handler", "supervisor"):
+    if rating.follow_up_department_id != actor.department_id or not may(actor, "requests.handle"):
         raise Forbidden("The follow-up is for another department.")
     check_version(rating.version, expected_version)
     if rating.follow_up_status != "open":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from service.accounts.queries import department_directory
+from service.accounts.roles import may
 from service.core.auth import Actor
 from service.core.db import db
 from service.requests.models import Request, RequestAssignee, RequestEvent
@@ -14,7 +15,7 @@ def visible_department_ids(actor: Actor) -> set[str]:
     """A handler sees their department's requests; a supervisor also those of the departments below theirs."""
     if actor.kind != "staff" or actor.department_id is None:
         return set()
-    if "supervisor" in actor.roles:
+    if may(actor, "requests.oversee_subtree"):
         return department_directory().subtree(actor.department_id)
     return {actor.department_id}
 

@@ -140,8 +140,10 @@ def candidates(definition: ProcessDefinition, spec: ActionSpec, f: DataField) ->
     }[f.type]
 
 
-def value_ok(definition: ProcessDefinition, state: RequestState, spec: ActionSpec, f: DataField, value: Any) -> bool:
-    """Whether the engine must take ``value`` for the field, judged from the definition's data, not its code."""
+def value_ok(definition: ProcessDefinition, state: RequestState, spec: ActionSpec, f: DataField, value: Any,
+             required: bool) -> bool:
+    """Whether the engine must take ``value`` for the field, judged from the definition's data, not its code;
+    ``required``: the field is required here (always, or by ``required_when``), so blank will not do."""
     if f.name == "department":
         return isinstance(value, str) and department_ok(state, spec, value)
     if f.name == "days" and spec.action == "extend":
@@ -149,7 +151,7 @@ def value_ok(definition: ProcessDefinition, state: RequestState, spec: ActionSpe
     if f.enum is not None:
         return value in f.enum
     if f.type == "string":
-        return isinstance(value, str) and (bool(value.strip()) or not f.required) and (
+        return isinstance(value, str) and (bool(value.strip()) or not required) and (
             f.max_length is None or len(value) <= f.max_length)
     if f.type == "integer":
         return isinstance(value, int) and (f.minimum is None or value >= f.minimum) and (
@@ -157,7 +159,7 @@ def value_ok(definition: ProcessDefinition, state: RequestState, spec: ActionSpe
     if f.type == "boolean":
         return isinstance(value, bool)
     if f.type == "list":
-        return isinstance(value, list) and (bool(value) or not f.required) and (
+        return isinstance(value, list) and (bool(value) or not required) and (
             f.max_length is None or len(value) <= f.max_length)
     return isinstance(value, dict)
 
@@ -185,10 +187,10 @@ def commands(draw: Callable[..., Any], definition: ProcessDefinition, state: Req
             ("value", "value", "value", "absent", "null") if required else ("value", "absent", "null")))
         if presence == "value":
             pool = candidates(definition, spec, f)
-            good = [v for v in pool if value_ok(definition, state, spec, f, v)]
+            good = [v for v in pool if value_ok(definition, state, spec, f, v, required)]
             value = copy.deepcopy(draw(st.sampled_from(good if strict and good else pool)))
             data[f.name] = value
-            ok = ok and value_ok(definition, state, spec, f, value)
+            ok = ok and value_ok(definition, state, spec, f, value, required)
         else:
             if presence == "null":
                 data[f.name] = None

@@ -224,7 +224,13 @@ def test_the_overview_follows_the_active_version(app: Flask, client: FlaskClient
 
 
 def test_a_service_without_an_active_process_has_no_overview(app: Flask, client: FlaskClient, demo: Flask) -> None:
-    orphan = add_service(app, "orphan", "没有流程的事项", process_code="no-such-process")
+    from service.processes import operations as process_operations
+    from service.processes.builtin import builtin_definition_data
+
+    with app.app_context():  # a process uploaded but never activated
+        process_operations.upload(SYSTEM, {**builtin_definition_data("repair"), "code": "draft-process"})
+        db.session.commit()
+    orphan = add_service(app, "orphan", "没有流程的事项", process_code="draft-process")
 
     assert ok(client.get(f"/mp/v1/services/{orphan}"))["process"] is None
 
