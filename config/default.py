@@ -56,3 +56,5 @@ WECHAT_SUBSCRIBE_TEMPLATES = {
     "consultation_answered": {"id": "tmpl-consultation-answered", "title": "咨询答复通知"},
     "follow_up_answered": {"id": "tmpl-follow-up-answered", "title": "差评整改反馈通知"},
 }
+# A claim (签收) lapses when the claimer has not acted for this many hours (0: claims never lapse).
+CLAIM_TIMEOUT_HOURS = 24

@@ -21,6 +21,16 @@ os.environ.setdefault("CIVICDESK_ENV", "testing")
 DEMO_PASSWORD = "correct-horse-battery"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``postgres`` (query plans, PostgreSQL-only behaviour) run in the PostgreSQL pass only."""
+    if os.environ.get("CIVICDESK_TEST_DATABASE_URL", "").startswith("postgresql"):
+        return
+    deselected = [item for item in items if item.get_closest_marker("postgres")]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not item.get_closest_marker("postgres")]
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = os.environ.get("CIVICDESK_TEST_DATABASE_URL")

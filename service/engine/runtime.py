@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from service.engine.clock import Clock, WorkingCalendar, local_day, receipt_day, working_days_between
@@ -44,6 +44,7 @@ class Context:
     calendar: WorkingCalendar
     tz: tzinfo
     known_departments: Collection[str] | None = None
+    claim_timeout: timedelta | None = None  # a claim (签收) not acted on for this long lapses
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class RequestState:
     step_clock: Clock | None = None
     assignment: Assignment | None = None
     claimed_by: str | None = None
+    claimed_at: datetime | None = None
     countersign: Countersign | None = None
     return_to: str | None = None
     trail: tuple[str, ...] = ()  # staff steps left behind, newest last, for send_back to $previous
@@ -186,9 +188,24 @@ def _specs(definition: ProcessDefinition, state: RequestState) -> tuple[ActionSp
     return step.actions + implicit
 
 
+def claim_expires_at(state: RequestState, ctx: Context) -> datetime | None:
+    if state.claimed_by is None or state.claimed_at is None or ctx.claim_timeout is None:
+        return None
+    return state.claimed_at + ctx.claim_timeout
+
+
+def _as_of(state: RequestState, ctx: Context, now: datetime) -> RequestState:
+    """The state as the checks see it at ``now``: a lapsed claim no longer holds."""
+    expires = claim_expires_at(state, ctx)
+    if expires is not None and expires <= now:
+        return replace(state, claimed_by=None, claimed_at=None)
+    return state
+
+
 def allowed_actions(definition: ProcessDefinition, state: RequestState, actor: EngineActor, ctx: Context,
                     now: datetime) -> list[str]:
     """The actions this actor may take on the request now, in the definition's order."""
+    state = _as_of(state, ctx, now)
     return [
         spec.action for spec in _specs(definition, state)
         if _qualifies(state, spec, actor) and _blocked(definition, state, spec, ctx, now) is None
@@ -299,6 +316,7 @@ def start(definition: ProcessDefinition, owner: str, at: datetime, data: Mapping
 def apply(definition: ProcessDefinition, state: RequestState, command: Command, actor: EngineActor, at: datetime,
           ctx: Context) -> tuple[RequestState, Event]:
     """Check the action is legal for the step and the actor, and return the new state and its one event."""
+    state = _as_of(state, ctx, at)
     specs = {spec.action: spec for spec in _specs(definition, state)}
     allowed = allowed_actions(definition, state, actor, ctx, at)
     spec = specs.get(command.action)
@@ -375,13 +393,13 @@ def evolve(definition: ProcessDefinition, state: RequestState | None, event: Eve
         step_clock = state.step_clock
         if step_clock is None and step.clock_starts == "claim" and step.time_limit_working_days:
             step_clock = Clock.start(event.at, step.time_limit_working_days)
-        return replace(state, claimed_by=event.actor_id, step_clock=step_clock)
+        return replace(state, claimed_by=event.actor_id, claimed_at=event.at, step_clock=step_clock)
     if action == "release":
-        return replace(state, claimed_by=None)
+        return replace(state, claimed_by=None, claimed_at=None)
     if action == "transfer":
         assert state.assignment is not None
         assignment = replace(state.assignment, department=event.data["department"])
-        return replace(state, assignment=assignment, claimed_by=None,
+        return replace(state, assignment=assignment, claimed_by=None, claimed_at=None,
                        step_assignments=state.remembering(state.step, assignment))
     if action == "supervise":
         return replace(state, supervised=True)
@@ -458,6 +476,7 @@ def _enter(definition: ProcessDefinition, state: RequestState | None, target: st
         step_clock=step_clock,
         assignment=assignment,
         claimed_by=None,
+        claimed_at=None,
         countersign=countersign,
         return_to=return_to if step.kind == "resident" else None,
         trail=trail,

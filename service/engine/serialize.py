@@ -13,7 +13,7 @@ from typing import Any
 from service.engine.clock import Clock
 from service.engine.runtime import Assignment, Countersign, Event, RequestState
 
-STATE_FORMAT = 2
+STATE_FORMAT = 3
 
 
 def _format_1_to_2(data: dict[str, Any]) -> dict[str, Any]:
@@ -22,8 +22,14 @@ def _format_1_to_2(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "format": 2, "step_assignments": [[data["step"], assignment]] if assignment else []}
 
 
+def _format_2_to_3(data: dict[str, Any]) -> dict[str, Any]:
+    """Format 3 knows when a claim was made, so that claims lapse; a format-2 claim has no time and holds
+    until released or acted on, as it did before."""
+    return {**data, "format": 3, "claimed_at": None}
+
+
 # format n -> a function turning a format-n dict into a format-(n+1) dict
-_UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _format_1_to_2}
+_UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _format_1_to_2, 2: _format_2_to_3}
 
 
 def state_to_dict(state: RequestState) -> dict[str, Any]:
@@ -38,6 +44,7 @@ def state_to_dict(state: RequestState) -> dict[str, Any]:
         "assignment": {"department": state.assignment.department, "role": state.assignment.role}
         if state.assignment else None,
         "claimed_by": state.claimed_by,
+        "claimed_at": state.claimed_at.isoformat() if state.claimed_at else None,
         "countersign": {"required": list(state.countersign.required),
                         "signatures": [list(s) for s in state.countersign.signatures]}
         if state.countersign else None,
@@ -73,6 +80,7 @@ def state_from_dict(raw: Mapping[str, Any]) -> RequestState:
         step_clock=Clock.from_dict(data["step_clock"]) if data["step_clock"] else None,
         assignment=Assignment(**data["assignment"]) if data["assignment"] else None,
         claimed_by=data["claimed_by"],
+        claimed_at=datetime.fromisoformat(data["claimed_at"]) if data["claimed_at"] else None,
         countersign=Countersign(required=tuple(countersign["required"]),
                                 signatures=tuple((d, s) for d, s in countersign["signatures"]))
         if countersign else None,

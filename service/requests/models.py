@@ -33,6 +33,7 @@ class Request(IdMixin, VersionedMixin, TimestampMixin, Base):
     step_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     claimed_by_id: Mapped[str | None] = mapped_column(sa.ForeignKey("staff.id"))
+    claim_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     form: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     materials: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     state: Mapped[dict[str, Any]] = mapped_column(sa.JSON)

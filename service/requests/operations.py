@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextlib import nullcontext
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -52,7 +52,9 @@ _SELECT_FOR_UPDATE = sa.select(Request).where(Request.id == sa.bindparam("b_id")
 
 
 def engine_context(departments: DepartmentDirectory) -> Context:
-    return Context(calendar=load_calendar(), tz=time_zone(), known_departments=departments.active_codes)
+    hours = float(current_app.config["CLAIM_TIMEOUT_HOURS"])
+    return Context(calendar=load_calendar(), tz=time_zone(), known_departments=departments.active_codes,
+                   claim_timeout=timedelta(hours=hours) if hours > 0 else None)
 
 
 def engine_actor(actor: Actor, departments: DepartmentDirectory) -> EngineActor:
@@ -81,6 +83,7 @@ def _sync(request: Request, state: RequestState, definition: ProcessDefinition, 
 
     values = {"state": state_to_dict(state), "status": state.status, "current_step": state.step, "due_at": due,
               "step_due_at": step_due, "closed_at": state.clock.stopped_at, "claimed_by_id": state.claimed_by,
+              "claim_expires_at": runtime.claim_expires_at(state, ctx),
               "updated_at": now, **extra}
     if previous is None:
         for name, value in values.items():

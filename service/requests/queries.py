@@ -73,7 +73,7 @@ class StaffRequestView:
 
     @property
     def claimed_by(self) -> str | None:
-        return self.request.claimed_by_id
+        return claim_holder(self.request, utcnow())
 
     @property
     def supervised(self) -> bool:
@@ -204,6 +204,7 @@ class Task:
     due_at: datetime
     role: str
     overdue: bool
+    claimed_by: str | None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.request, name)
@@ -231,6 +232,17 @@ def _queue(actor: Actor) -> sa.Select[Any]:
     return stmt
 
 
+def _claim_holds(claimed_by: Any, expires_at: Any, now: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(claimed_by.is_not(None), sa.or_(expires_at.is_(None), expires_at > now))
+
+
+def claim_holder(request: Request, now: datetime) -> str | None:
+    """Who holds the request's claim now (a lapsed claim holds for nobody)."""
+    if request.claimed_by_id is None or (request.claim_expires_at is not None and request.claim_expires_at <= now):
+        return None
+    return request.claimed_by_id
+
+
 def tasks_page(actor: Actor, filters: TaskFilters, cursor: str | None, limit: int | None) -> TaskPage:
     now = utcnow()
     stmt = _queue(actor)
@@ -243,22 +255,23 @@ def tasks_page(actor: Actor, filters: TaskFilters, cursor: str | None, limit: in
     if filters.due_before:
         stmt = stmt.where(RequestAssignee.due_at <= filters.due_before)
     if filters.claimed_by_me is not None:
-        mine = Request.claimed_by_id == actor.id
-        stmt = stmt.where(mine if filters.claimed_by_me else sa.or_(Request.claimed_by_id.is_(None), ~mine))
+        mine = sa.and_(_claim_holds(Request.claimed_by_id, Request.claim_expires_at, now),
+                       Request.claimed_by_id == actor.id)
+        stmt = stmt.where(mine if filters.claimed_by_me else ~mine)
     page = paginate(stmt, [RequestAssignee.due_at, RequestAssignee.request_id], cursor=cursor, limit=limit,
                     key_of=lambda row: [row.queue_due, row.Request.id])
     queue = _queue(actor).subquery()
+    held = _claim_holds(queue.c.claimed_by_id, queue.c.claim_expires_at, now)
     counts = db.session.execute(sa.select(
         sa.func.count().label("all"),
         sa.func.coalesce(sa.func.sum(sa.case((queue.c.queue_due < now, 1), else_=0)), 0).label("overdue"),
-        sa.func.coalesce(sa.func.sum(sa.case((queue.c.claimed_by_id == actor.id, 1), else_=0)), 0)
+        sa.func.coalesce(sa.func.sum(sa.case((sa.and_(held, queue.c.claimed_by_id == actor.id), 1), else_=0)), 0)
         .label("claimed_by_me"),
-        sa.func.coalesce(sa.func.sum(sa.case((queue.c.claimed_by_id.is_(None), 1), else_=0)), 0)
-        .label("unclaimed"),
+        sa.func.coalesce(sa.func.sum(sa.case((held, 0), else_=1)), 0).label("unclaimed"),
     )).one()
     return TaskPage(
-        items=[Task(request=row.Request, due_at=row.queue_due, role=row.role, overdue=row.queue_due < now)
-               for row in page.items],
+        items=[Task(request=row.Request, due_at=row.queue_due, role=row.role, overdue=row.queue_due < now,
+                    claimed_by=claim_holder(row.Request, now)) for row in page.items],
         next_cursor=page.next_cursor,
         counts={"all": counts.all, "overdue": int(counts.overdue), "claimed_by_me": int(counts.claimed_by_me),
                 "unclaimed": int(counts.unclaimed)},

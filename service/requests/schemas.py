@@ -202,7 +202,8 @@ class TaskSchema(ma.Schema):
                                                     "is sorted by."})
     request_due_at = LocalDateTime()
     overdue = ma.fields.Boolean()
-    claimed_by = ma.fields.String(attribute="claimed_by_id", allow_none=True)
+    claimed_by = ma.fields.String(allow_none=True, metadata={"description": "null when unclaimed or the claim "
+                                                                           "lapsed (CLAIM_TIMEOUT_HOURS)"})
     submitted_at = LocalDateTime()
     version = ma.fields.Integer()
 

@@ -111,10 +111,8 @@ def test_notes_stay_internal(client, login_as, submit_request, resident_token):
                        json={"body": ""}).status_code == 422
 
 
+@pytest.mark.postgres
 def test_queue_query_uses_indexes_on_postgresql(app, demo, submit_request):
-    with app.app_context():
-        if db.engine.dialect.name != "postgresql":
-            pytest.skip("query plans are PostgreSQL's")
     for _ in range(3):
         submit_request("repair")
     with app.app_context():
@@ -130,3 +128,27 @@ def test_queue_query_uses_indexes_on_postgresql(app, demo, submit_request):
         plan = "\n".join(db.session.execute(sa.text(f"EXPLAIN {compiled}")).scalars())
         assert "Seq Scan on requests" not in plan, plan
         assert "Index" in plan, plan
+
+
+def test_a_lapsed_claim_leaves_the_queue_unclaimed(client, login_as, submit_request, app):
+    from datetime import timedelta
+
+    from service.accounts.models import Staff
+    from service.core.db import utcnow
+    from service.requests import operations
+
+    request_id = submit_request("repair")
+    urban = login_as("urban-handler")
+    with app.app_context():
+        staff = db.session.execute(sa.select(Staff).where(Staff.username == "urban-handler")).scalar_one()
+        actor = Actor(kind="staff", id=staff.id, department_id=staff.department_id, roles=frozenset(staff.roles))
+        hours = app.config["CLAIM_TIMEOUT_HOURS"]
+        operations.act(actor, request_id, "claim", None, {}, 1, utcnow() - timedelta(hours=hours + 1))
+        db.session.commit()
+    page = queue(client, urban)
+    assert page["items"][0]["claimed_by"] is None
+    assert page["counts"]["claimed_by_me"] == 0
+    assert page["counts"]["unclaimed"] == 1
+    assert ids(queue(client, urban, claimed_by_me="true")) == []
+    other = login_as("urban-supervisor")
+    assert "claim" in client.get(f"/console/v1/requests/{request_id}", headers=other).get_json()["allowed_actions"]

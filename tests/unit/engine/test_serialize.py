@@ -45,3 +45,13 @@ def test_format_1_is_upgraded() -> None:
     # format 1 never knew where the earlier steps were; everything else reads back unchanged
     assert restored.remembered_assignment("intake") is None
     assert replace(restored, step_assignments=state.step_assignments) == state
+
+
+def test_format_2_claims_are_kept_without_a_time() -> None:
+    state = dispatched_complaint()
+    old = state_to_dict(state)
+    old["format"] = 2
+    del old["claimed_at"]
+    old["claimed_by"] = "officer-1"
+    restored = state_from_dict(old)
+    assert (restored.claimed_by, restored.claimed_at) == ("officer-1", None)
