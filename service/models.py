@@ -9,12 +9,19 @@ from service.core.db import Base
 from service.core.models import AccessToken, AuditRecord, IdempotencyKey
 from service.notifications.models import SubscriptionGrant
 from service.processes.models import ProcessVersion
-from service.requests.models import Rating, Request, RequestAssignee, RequestEvent, RequestNote
+from service.requests.models import (
+    Rating,
+    Request,
+    RequestAssignee,
+    RequestEvent,
+    RequestNote,
+    RequestSupervision,
+)
 
 metadata = Base.metadata
 
 __all__ = [
     "AccessToken", "Attachment", "AuditRecord", "CalendarDay", "Consultation", "Department", "IdempotencyKey",
-    "ProcessVersion", "Rating", "Request", "RequestAssignee", "RequestEvent", "RequestNote", "Resident", "Service",
-    "Staff", "StaffRole", "SubscriptionGrant", "metadata",
+    "ProcessVersion", "Rating", "Request", "RequestAssignee", "RequestEvent", "RequestNote", "RequestSupervision",
+    "Resident", "Service", "Staff", "StaffRole", "SubscriptionGrant", "metadata",
 ]

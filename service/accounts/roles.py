@@ -17,6 +17,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "audit.read": ("admin",),
     "requests.handle": ("handler", "supervisor"),  # work queue, search, notes, follow-ups of bad ratings
     "requests.oversee_subtree": ("supervisor",),  # also see the requests of the departments below
+    "requests.supervise": ("supervisor",),  # flag a request (督办) and set a reminder
     "consultations.handle": ("handler", "supervisor"),  # claim, answer, send back
     "consultations.publish": ("publisher", "supervisor"),  # publish as public Q&A
 }

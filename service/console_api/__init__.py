@@ -15,11 +15,12 @@ from service.console_api import (
     requests,
     services,
     staff,
+    supervisions,
     tasks,
 )
 
 
 def register(api: Api) -> None:
     for module in (auth, departments, staff, audit, calendar, processes, requests, tasks, consultations, ratings,
-                   services):
+                   services, supervisions):
         api.register_blueprint(module.blp, url_prefix=f"/console/v1{module.PREFIX}")

@@ -13,7 +13,14 @@ from service.core.auth import current_actor, staff_required
 from service.core.concurrency import etag_for, expected_version
 from service.core.pagination import page_schema
 from service.requests import operations, queries
-from service.requests.schemas import ActionSchema, NoteSchema, RequestHitSchema, RequestSearchArgs, StaffRequestSchema
+from service.requests.schemas import (
+    ActionSchema,
+    NoteSchema,
+    RequestHitSchema,
+    RequestSearchArgs,
+    StaffRequestSchema,
+    SupervisionSchema,
+)
 
 PREFIX = "/requests"
 blp = Blueprint("console_requests", __name__, description="Requests: detail and actions.")
@@ -73,3 +80,20 @@ def download_material(request_id: str, attachment_id: str) -> Response:
     stream = storage_for(current_app).open(attachment.sha256)
     return send_file(stream, mimetype=attachment.content_type, as_attachment=True,
                      download_name=attachment.filename, max_age=0)
+
+
+@blp.route("/<request_id>/supervisions", methods=["POST"])
+@staff_required(*roles_for("requests.supervise"))
+@blp.arguments(SupervisionSchema)
+@blp.response(201, SupervisionSchema)
+def supervise(body: dict[str, Any], request_id: str) -> Any:
+    """Flag a request you oversee (督办), optionally with a reminder time."""
+    return operations.supervise(current_actor(), request_id, body["comment"], body["remind_at"]), 201
+
+
+@blp.route("/<request_id>/supervisions/<supervision_id>/resolve", methods=["POST"])
+@staff_required(*roles_for("requests.supervise"))
+@blp.response(200, SupervisionSchema)
+@blp.problem(409, "Resolved already.")
+def resolve_supervision(request_id: str, supervision_id: str) -> Any:
+    return operations.resolve_supervision(current_actor(), request_id, supervision_id)

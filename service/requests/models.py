@@ -112,3 +112,21 @@ class RequestNote(IdMixin, Base):
     department_id: Mapped[str | None] = mapped_column(sa.ForeignKey("departments.id"))
     body: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RequestSupervision(IdMixin, Base):
+    """A supervisor's flag on a request (督办), with a reminder time for the worker to act on."""
+
+    __tablename__ = "request_supervisions"
+    __table_args__ = (
+        sa.Index("ix_request_supervisions_request", "request_id"),
+        sa.Index("ix_request_supervisions_reminders", "supervisor_id", "resolved_at", "remind_at"),
+    )
+
+    request_id: Mapped[str] = mapped_column(sa.ForeignKey("requests.id", ondelete="CASCADE"))
+    supervisor_id: Mapped[str] = mapped_column(sa.ForeignKey("staff.id"))
+    comment: Mapped[str] = mapped_column(sa.Text)
+    remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_by: Mapped[str | None] = mapped_column(sa.ForeignKey("staff.id"))

@@ -35,7 +35,14 @@ from service.engine.runtime import Command, Context, EngineActor, RequestState
 from service.engine.serialize import state_from_dict, state_to_dict
 from service.processes.models import ProcessVersion
 from service.processes.queries import active_version_id, definition_by_id, definition_of
-from service.requests.models import Rating, Request, RequestAssignee, RequestEvent, RequestNote
+from service.requests.models import (
+    Rating,
+    Request,
+    RequestAssignee,
+    RequestEvent,
+    RequestNote,
+    RequestSupervision,
+)
 from service.requests.permissions import can_view_request
 
 # Core statements with bound parameters: an action is on the hot path of every office, and these skip the
@@ -299,3 +306,37 @@ def answer_follow_up(actor: Actor, rating_id: str, answer: str, expected_version
     db.session.flush()
     audit.record(actor, "rating.follow_up_answered", "rating", rating.id, {"request_id": rating.request_id})
     return rating
+
+
+def supervise(actor: Actor, request_id: str, comment: str, remind_at: datetime | None) -> RequestSupervision:
+    """A supervisor flags a request they oversee (督办), optionally with a time to be reminded of it."""
+    request = db.session.get(Request, request_id)
+    if request is None:
+        raise NotFound("No such request.")
+    if not may(actor, "requests.supervise") or not can_view_request(actor, request):
+        raise Forbidden("Only a supervisor overseeing the request flags it.")
+    if remind_at is not None and remind_at <= utcnow():
+        raise ValidationFailed("The reminder must be in the future.", errors={"remind_at": ["Must be in the future."]})
+    supervision = RequestSupervision(id=new_id(), request_id=request.id, supervisor_id=actor.id, comment=comment,
+                                     remind_at=remind_at)
+    db.session.add(supervision)
+    db.session.flush()
+    audit.record(actor, "request.supervised", "request", request.id,
+                 {"supervision_id": supervision.id, "remind_at": remind_at.isoformat() if remind_at else None})
+    return supervision
+
+
+def resolve_supervision(actor: Actor, request_id: str, supervision_id: str) -> RequestSupervision:
+    supervision = db.session.get(RequestSupervision, supervision_id)
+    request = db.session.get(Request, request_id)
+    if supervision is None or request is None or supervision.request_id != request.id:
+        raise NotFound("No such supervision.")
+    if not may(actor, "requests.supervise") or not can_view_request(actor, request):
+        raise Forbidden("Only a supervisor overseeing the request resolves it.")
+    if supervision.resolved_at is not None:
+        raise Conflict("The supervision was resolved already.")
+    supervision.resolved_at = utcnow()
+    supervision.resolved_by = actor.id
+    db.session.flush()
+    audit.record(actor, "request.supervision_resolved", "request", request.id, {"supervision_id": supervision.id})
+    return supervision

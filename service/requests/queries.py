@@ -20,7 +20,14 @@ from service.engine.timing import StepVisit, step_visits
 from service.processes.models import ProcessVersion
 from service.processes.queries import definition_of
 from service.requests import operations
-from service.requests.models import Rating, Request, RequestAssignee, RequestEvent, RequestNote
+from service.requests.models import (
+    Rating,
+    Request,
+    RequestAssignee,
+    RequestEvent,
+    RequestNote,
+    RequestSupervision,
+)
 from service.requests.permissions import can_view_request, visible_department_ids
 
 
@@ -63,6 +70,7 @@ class StaffRequestView:
     current_step_name: str
     steps: list[StepVisit]
     notes: list[RequestNote]
+    supervisions: list[RequestSupervision]
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.request, name)
@@ -112,6 +120,7 @@ def staff_view(actor: Actor, request_id: str) -> StaffRequestView:
         current_step_name=definition.step(request.current_step).name,
         steps=step_visits(definition, [operations.event_of(e) for e in events], ctx.calendar, ctx.tz, utcnow()),
         notes=notes_of(request.id),
+        supervisions=open_supervisions(request.id),
     )
 
 
@@ -194,6 +203,7 @@ class TaskFilters:
     overdue: bool | None = None
     due_before: datetime | None = None
     claimed_by_me: bool | None = None
+    supervised: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -258,6 +268,10 @@ def tasks_page(actor: Actor, filters: TaskFilters, cursor: str | None, limit: in
         mine = sa.and_(_claim_holds(Request.claimed_by_id, Request.claim_expires_at, now),
                        Request.claimed_by_id == actor.id)
         stmt = stmt.where(mine if filters.claimed_by_me else ~mine)
+    if filters.supervised is not None:
+        flagged = sa.exists().where(RequestSupervision.request_id == Request.id,
+                                    RequestSupervision.resolved_at.is_(None))
+        stmt = stmt.where(flagged if filters.supervised else ~flagged)
     page = paginate(stmt, [RequestAssignee.due_at, RequestAssignee.request_id], cursor=cursor, limit=limit,
                     key_of=lambda row: [row.queue_due, row.Request.id])
     queue = _queue(actor).subquery()
@@ -367,3 +381,21 @@ def material_for_staff(actor: Actor, request_id: str, attachment_id: str) -> Att
     if attachment is None:
         raise NotFound("No such material.")
     return attachment
+
+
+def open_supervisions(request_id: str) -> list[RequestSupervision]:
+    return list(db.session.execute(
+        sa.select(RequestSupervision).where(RequestSupervision.request_id == request_id,
+                                            RequestSupervision.resolved_at.is_(None))
+        .order_by(RequestSupervision.created_at)).scalars())
+
+
+def reminders_page(actor: Actor, due_before: datetime | None, cursor: str | None, limit: int | None
+                   ) -> Page[RequestSupervision]:
+    """My open supervisions that carry a reminder, soonest first."""
+    stmt = sa.select(RequestSupervision).where(RequestSupervision.supervisor_id == actor.id,
+                                               RequestSupervision.resolved_at.is_(None),
+                                               RequestSupervision.remind_at.is_not(None))
+    if due_before is not None:
+        stmt = stmt.where(RequestSupervision.remind_at <= due_before)
+    return paginate(stmt, [RequestSupervision.remind_at, RequestSupervision.id], cursor=cursor, limit=limit)

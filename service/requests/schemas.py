@@ -92,6 +92,8 @@ class StaffRequestSchema(ma.Schema):
     assignees = ma.fields.List(ma.fields.Nested(AssigneeSchema))
     clock = ma.fields.Nested(ClockSchema)
     events = ma.fields.List(ma.fields.Nested(EventSchema))
+    supervisions = ma.fields.List(ma.fields.Nested(lambda: SupervisionSchema()), metadata={
+        "description": "Open supervisions (督办) of the request."})
     notes = ma.fields.List(ma.fields.Nested(lambda: NoteSchema()), metadata={
         "description": "Internal notes: staff only, never shown to the resident."})
     steps = ma.fields.List(ma.fields.Nested(StepVisitSchema), metadata={
@@ -229,6 +231,7 @@ class TaskArgs(ma.Schema):
     overdue = ma.fields.Boolean(load_default=None)
     due_before = ma.fields.AwareDateTime(load_default=None)
     claimed_by_me = ma.fields.Boolean(load_default=None)
+    supervised = ma.fields.Boolean(load_default=None, metadata={"description": "Flagged by a supervisor (督办)."})
 
 
 class FollowUpTaskSchema(ma.Schema):
@@ -274,3 +277,20 @@ class RequestSearchArgs(ma.Schema):
     submitted_from = ma.fields.AwareDateTime(load_default=None)
     submitted_to = ma.fields.AwareDateTime(load_default=None)
     overdue = ma.fields.Boolean(load_default=None)
+
+
+class SupervisionSchema(ma.Schema):
+    id = ma.fields.String(dump_only=True)
+    request_id = ma.fields.String(dump_only=True)
+    supervisor_id = ma.fields.String(dump_only=True)
+    comment = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000))
+    remind_at = ma.fields.AwareDateTime(load_default=None, allow_none=True, metadata={
+        "description": "When the supervisor wants to be reminded (the worker sends it)."})
+    created_at = LocalDateTime(dump_only=True)
+    resolved_at = LocalDateTime(dump_only=True, allow_none=True)
+
+
+class ReminderArgs(ma.Schema):
+    cursor = ma.fields.String(load_default=None)
+    limit = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1))
+    due_before = ma.fields.AwareDateTime(load_default=None)

@@ -35,6 +35,7 @@ NON_ADMIN_ROLES = ("handler", "supervisor", "publisher", "reviewer")
 #   owner     the resident who owns the object; another resident gets 404
 #   staff     any staff token;     admin: staff with the admin role
 #   department  staff of the department the request is with now (or was handled by)
+#   supervisor  staff with the supervisor role
 ACCESS: dict[tuple[str, str], str] = {
     ("POST", "/mp/v1/auth/login"): "public",
     ("POST", "/mp/v1/auth/logout"): "resident",
@@ -75,6 +76,9 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/console/v1/requests/<request_id>"): "department",
     ("POST", "/console/v1/requests/<request_id>/notes"): "department",
     ("GET", "/console/v1/tasks"): "staff",
+    ("POST", "/console/v1/requests/<request_id>/supervisions"): "department",
+    ("POST", "/console/v1/requests/<request_id>/supervisions/<supervision_id>/resolve"): "department",
+    ("GET", "/console/v1/supervisions"): "supervisor",
     ("GET", "/console/v1/requests/<request_id>/materials/<attachment_id>"): "department",
     ("GET", "/console/v1/services"): "staff",
     ("POST", "/console/v1/services"): "admin",
@@ -117,6 +121,11 @@ RIGHTFUL_STATUS: dict[tuple[str, str], int] = {
     ("POST", "/mp/v1/requests/<request_id>/supplements"): 409,  # nothing is asked of the resident yet
     ("POST", "/mp/v1/requests/<request_id>/rating"): 409,  # not completed yet
 }
+# The role the department's own staff need where a handler is not enough.
+OWN_DEPARTMENT_ROLES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("POST", "/console/v1/requests/<request_id>/supervisions"): ("supervisor",),
+    ("POST", "/console/v1/requests/<request_id>/supervisions/<supervision_id>/resolve"): ("supervisor",),
+}
 # What another department's staff get where it is not the general rule (GET 404, writes 403).
 REFUSED_STATUS: dict[tuple[str, str], int] = {
     ("POST", "/console/v1/requests/<request_id>/notes"): 404,  # a note is about a request they cannot see
@@ -152,6 +161,7 @@ def _body(method: str, rule: str, ids: dict[str, str]) -> dict[str, Any] | None:
         ("POST", "/console/v1/processes/<code>/migrations"): {"from_version": 1, "to_version": 2, "dry_run": True},
         ("POST", "/console/v1/requests/<request_id>/actions"): {"action": "claim", "expected_version": 1},
         ("POST", "/console/v1/requests/<request_id>/notes"): {"body": "需现场核实"},
+        ("POST", "/console/v1/requests/<request_id>/supervisions"): {"comment": "请加快办理"},
         ("PATCH", "/console/v1/staff/<staff_id>"): {"display_name": "新名字", "expected_version": 1},
         ("POST", "/console/v1/services"): {"code": "noise", "name": "噪音", "category": "complaint",
                                            "process_code": "repair", "time_limit_working_days": 5},
@@ -186,7 +196,8 @@ def _call(client: FlaskClient, method: str, rule: str, ids: dict[str, str],
            .replace("<int:version>", "1").replace("<request_id>", ids["request"])
            .replace("<service_id>", ids["service"])
            .replace("<consultation_id>", ids["consultation"]).replace("<rating_id>", ids["rating"])
-           .replace("<staff_id>", ids["staff"]).replace("<attachment_id>", ids["attachment"]))
+           .replace("<staff_id>", ids["staff"]).replace("<attachment_id>", ids["attachment"])
+           .replace("<supervision_id>", ids["supervision"]))
     if (method, rule) in MULTIPART:
         return client.open(url, method=method, data=MULTIPART[(method, rule)](), headers=headers or {},
                            content_type="multipart/form-data", query_string=QUERIES.get((method, rule)))
@@ -208,7 +219,7 @@ def _state(app: Flask) -> dict[str, int]:
     return {table: count_rows(app, table) for table in ("departments", "staff", "audit_records", "residents",
                                                         "process_versions", "request_events", "attachments",
                                                         "consultations", "subscription_grants", "requests",
-                                                        "request_notes", "ratings")}
+                                                        "request_notes", "ratings", "request_supervisions")}
 
 
 class _Tokens:
@@ -262,9 +273,15 @@ def departments(app: Flask, departments: dict[str, str]) -> dict[str, str]:
         rating = request_operations.rate(Actor(kind="resident", id=owner.id), finished.id, 1, "太慢", [])
         target = account_operations.create_staff(SYSTEM, username="authz-target", password="long-enough-password",
                                                  department_id=departments["urban"], roles=["handler"])
+        overseer = account_operations.create_staff(SYSTEM, username="authz-overseer",
+                                                   password="long-enough-password",
+                                                   department_id=departments["urban"], roles=["supervisor"])
+        supervision = request_operations.supervise(
+            Actor(kind="staff", id=overseer.id, department_id=departments["urban"], roles=frozenset({"supervisor"})),
+            request.id, "请加快办理", None)
         db.session.commit()
         return {**departments, "request": request.id, "service": service.id, "consultation": consultation.id,
-                "rating": rating.id, "staff": target.id, "attachment": photo.id}
+                "rating": rating.id, "staff": target.id, "attachment": photo.id, "supervision": supervision.id}
 
 
 @pytest.fixture
@@ -284,7 +301,8 @@ def test_the_table_covers_every_endpoint(app: Flask) -> None:
     assert set(ACCESS) - routes == set(), "ACCESS lists endpoints that no longer exist"
 
 
-@pytest.mark.parametrize(("method", "rule"), _entries("resident", "own", "owner", "staff", "admin", "department"))
+@pytest.mark.parametrize(("method", "rule"), _entries("resident", "own", "owner", "staff", "admin", "department",
+                                                   "supervisor"))
 def test_anonymous_is_401(app: Flask, client: FlaskClient, departments: dict[str, str],
                           method: str, rule: str) -> None:
     before = _state(app)
@@ -296,7 +314,8 @@ def test_anonymous_is_401(app: Flask, client: FlaskClient, departments: dict[str
     assert _state(app) == before
 
 
-@pytest.mark.parametrize(("method", "rule"), _entries("resident", "own", "owner", "staff", "admin", "department"))
+@pytest.mark.parametrize(("method", "rule"), _entries("resident", "own", "owner", "staff", "admin", "department",
+                                                   "supervisor"))
 def test_the_wrong_kind_of_token_is_401(app: Flask, client: FlaskClient, departments: dict[str, str],
                                         tokens: _Tokens, method: str, rule: str) -> None:
     wrong = tokens["admin"] if ACCESS[(method, rule)] in ("resident", "own", "owner") else tokens["resident"]
@@ -389,7 +408,7 @@ def test_another_departments_staff_are_refused(app: Flask, client: FlaskClient, 
     for who in also_allowed:
         response = _call(client, method, rule, departments, bearer(tokens[who]))
         assert 200 <= response.status_code < 300, response.get_json()
-    own = bearer(staff_token("urban-officer", "urban", ("handler",)))
+    own = bearer(staff_token("urban-officer", "urban", OWN_DEPARTMENT_ROLES.get((method, rule), ("handler",))))
     allowed = _call(client, method, rule, departments, own)
     assert 200 <= allowed.status_code < 300, allowed.get_json()
 
@@ -410,3 +429,17 @@ def test_only_the_owner_sees_their_object(app: Flask, client: FlaskClient, depar
         _problem(allowed, RIGHTFUL_STATUS[(method, rule)])
     else:
         assert 200 <= allowed.status_code < 300, allowed.get_json()
+
+
+@pytest.mark.parametrize(("method", "rule"), _entries("supervisor"))
+def test_only_supervisors(app: Flask, client: FlaskClient, departments: dict[str, str], tokens: _Tokens,
+                          method: str, rule: str) -> None:
+    others = [tokens[who] for who in ("handler", "publisher", "reviewer", "admin")]
+    before = _state(app)
+
+    for token in others:
+        _problem(_call(client, method, rule, departments, bearer(token)), 403)
+
+    assert _state(app) == before
+    allowed = _call(client, method, rule, departments, bearer(tokens["supervisor"]))
+    assert 200 <= allowed.status_code < 300, allowed.get_json()
