@@ -213,12 +213,11 @@ def view_state(request: Request) -> RequestState:
     return state_from_dict(request.state)
 
 
-def allowed_for(actor: Actor, request: Request) -> list[str]:
+def allowed_for(actor: Actor, request: Request, at: datetime | None = None) -> list[str]:
+    """The actions ``actor`` may take on the request at ``at`` (now by default)."""
     departments = department_directory()
     return runtime.allowed_actions(definition_by_id(request.process_version_id), state_from_dict(request.state),
-                                   engine_actor(actor, departments), engine_context(departments), utcnow())
-
-
+                                   engine_actor(actor, departments), engine_context(departments), at or utcnow())
 
 def submit_request(actor: Actor, service_id: str, form: Mapping[str, Any], materials: Mapping[str, list[str]],
                    at: datetime | None = None) -> Request:

@@ -60,9 +60,10 @@ def test_accepted_actions_write_one_event_and_one_audit_record(app, demo, proces
 
     actors = {**staff, "owner": owner_actor}
     for _ in range(data.draw(st.integers(3, 15))):
+        now += timedelta(hours=data.draw(st.integers(1, 72)))
         with app.app_context():
             request = db.session.get(Request, request_id)
-            legal = {name: operations.allowed_for(a, request) for name, a in actors.items()}
+            legal = {name: operations.allowed_for(a, request, now) for name, a in actors.items()}
         candidates = sorted(name for name, allowed in legal.items() if allowed)
         # half of the attempts are legal moves (so requests get far), half are anything at all
         if candidates and data.draw(st.booleans()):
@@ -73,7 +74,6 @@ def test_accepted_actions_write_one_event_and_one_audit_record(app, demo, proces
             action = data.draw(st.sampled_from(ACTIONS))
         actor = actors[who]
         comment = data.draw(st.sampled_from([None, "理由"]))
-        now += timedelta(hours=data.draw(st.integers(1, 72)))
         with app.app_context():
             version = db.session.get(Request, request_id).version
         events, audits = count_rows(app, "request_events", request_id=request_id), count_rows(app, "audit_records")
