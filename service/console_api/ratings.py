@@ -10,7 +10,7 @@ from service.core.auth import current_actor, staff_required
 from service.core.concurrency import etag_for, expected_version
 from service.core.pagination import page_schema
 from service.requests import operations, queries
-from service.requests.schemas import FollowUpAnswerSchema, FollowUpListArgs, FollowUpTaskSchema
+from service.requests.schemas import FollowUpAnswerSchema, FollowUpCloseSchema, FollowUpListArgs, FollowUpTaskSchema
 
 PREFIX = "/ratings"
 blp = Blueprint("console_ratings", __name__, description="Follow-ups of bad ratings.")
@@ -33,4 +33,15 @@ def list_follow_ups(args: dict[str, Any]) -> Any:
 def answer_follow_up(body: dict[str, Any], rating_id: str) -> Any:
     rating = operations.answer_follow_up(current_actor(), rating_id, body["answer"],
                                          expected_version(body["expected_version"]))
+    return rating, 200, {"ETag": etag_for(rating.version)}
+
+
+@blp.route("/<rating_id>/follow-up/close", methods=["POST"])
+@staff_required(*roles_for("requests.supervise"))
+@blp.arguments(FollowUpCloseSchema)
+@blp.response(200, FollowUpTaskSchema)
+@blp.problem(409, "Stale expected_version, or not answered yet.")
+def close_follow_up(body: dict[str, Any], rating_id: str) -> Any:
+    """A supervisor closes the answered follow-up of their department."""
+    rating = operations.close_follow_up(current_actor(), rating_id, expected_version(body["expected_version"]))
     return rating, 200, {"ETag": etag_for(rating.version)}

@@ -339,3 +339,20 @@ def resolve_supervision(actor: Actor, request_id: str, supervision_id: str) -> R
     db.session.flush()
     audit.record(actor, "request.supervision_resolved", "request", request.id, {"supervision_id": supervision.id})
     return supervision
+
+
+def close_follow_up(actor: Actor, rating_id: str, expected_version: int | None) -> Rating:
+    """A supervisor of the responsible department closes an answered follow-up."""
+    rating = db.session.execute(sa.select(Rating).where(Rating.id == rating_id).with_for_update()).scalar_one_or_none()
+    if rating is None or actor.kind != "staff" or rating.follow_up_status == "none":
+        raise NotFound("No such follow-up.")
+    if rating.follow_up_department_id != actor.department_id or not may(actor, "requests.supervise"):
+        raise Forbidden("A supervisor of the responsible department closes the follow-up.")
+    check_version(rating.version, expected_version)
+    if rating.follow_up_status != "answered":
+        raise Conflict("Only an answered follow-up can be closed.")
+    rating.follow_up_status = "closed"
+    rating.updated_at = utcnow()
+    db.session.flush()
+    audit.record(actor, "rating.follow_up_closed", "rating", rating.id, {"request_id": rating.request_id})
+    return rating

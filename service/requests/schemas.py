@@ -251,7 +251,7 @@ class FollowUpTaskSchema(ma.Schema):
 class FollowUpListArgs(ma.Schema):
     cursor = ma.fields.String(load_default=None)
     limit = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1))
-    status = ma.fields.String(load_default=None, validate=ma.validate.OneOf(["open", "answered"]))
+    status = ma.fields.String(load_default=None, validate=ma.validate.OneOf(["open", "answered", "closed"]))
 
 
 class FollowUpAnswerSchema(ma.Schema):
@@ -294,3 +294,7 @@ class ReminderArgs(ma.Schema):
     cursor = ma.fields.String(load_default=None)
     limit = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1))
     due_before = ma.fields.AwareDateTime(load_default=None)
+
+
+class FollowUpCloseSchema(ma.Schema):
+    expected_version = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1))

@@ -225,6 +225,17 @@ def test_rating_rules_and_the_follow_up(app, client, login_as, resident_token, s
     assert mine["rating"]["follow_up"]["status"] == "answered"
     assert mine["rating"]["follow_up"]["answer"] == "已约谈维修班组并回访"
 
+    close = f"/console/v1/ratings/{rating_id}/follow-up/close"
+    answered_version = answered.get_json()["version"]
+    assert client.post(close, headers=urban, json={"expected_version": answered_version}).status_code == 403
+    supervisor = login_as("urban-supervisor")
+    closed = client.post(close, headers=supervisor, json={"expected_version": answered_version})
+    assert closed.status_code == 200, closed.get_json()
+    assert closed.get_json()["follow_up"]["status"] == "closed"
+    assert client.post(close, headers=supervisor, json={"expected_version": answered_version + 1}).status_code == 409
+    assert client.get("/console/v1/ratings/follow-ups?status=closed", headers=urban).get_json()["items"][0]["id"] \
+        == rating_id
+
 
 def test_a_good_rating_opens_no_follow_up(client, login_as, resident_token, submit_request):
     request_id = submit_request("repair", "ivan")
