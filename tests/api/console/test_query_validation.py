@@ -11,7 +11,7 @@ CASES = [
     ("urban-handler", "/console/v1/tasks", {"due_before": "tomorrow"}, 422, "due_before"),
     ("urban-handler", "/console/v1/tasks", {"cursor": "not-a-cursor"}, 400, "cursor"),
     ("urban-handler", "/console/v1/requests", {"submitted_from": "2026-13-01"}, 422, "submitted_from"),
-    ("urban-handler", "/console/v1/ratings/follow-ups", {"status": "closed"}, 422, "status"),
+    ("urban-handler", "/console/v1/ratings/follow-ups", {"status": "lost"}, 422, "status"),
     ("urban-supervisor", "/console/v1/supervisions", {"due_before": "soon"}, 422, "due_before"),
     ("admin", "/console/v1/audit", {"limit": "-1"}, 422, "limit"),
     ("admin", "/console/v1/staff", {"cursor": "%%%"}, 400, "cursor"),
