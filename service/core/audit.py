@@ -8,18 +8,19 @@ import sqlalchemy as sa
 from flask import g, has_request_context
 
 from service.core.auth import Actor
-from service.core.db import db, new_id, utcnow
+from service.core.db import new_id, utcnow
+from service.core.direct import DirectStatement
 from service.core.models import AuditRecord
 from service.core.pagination import Page, paginate
 
 _AUDIT_RECORDS: sa.Table = AuditRecord.__table__  # type: ignore[assignment]
-_INSERT_AUDIT = _AUDIT_RECORDS.insert()
+_INSERT_AUDIT = DirectStatement.insert(_AUDIT_RECORDS)
 
 
 def record(actor: Actor, action: str, object_type: str, object_id: str,
            data: dict[str, Any] | None = None) -> None:
     """Insert the record at once on the session's transaction (no unit of work: it is never read back here)."""
-    db.session.execute(_INSERT_AUDIT, {
+    _INSERT_AUDIT.execute({
         "id": new_id(),
         "at": utcnow(),
         "actor_kind": actor.kind,

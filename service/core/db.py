@@ -111,4 +111,6 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
+        # straight on the DBAPI connection: this runs at the start of every transaction
+        connection.connection.dbapi_connection.execute(  # type: ignore[union-attr]
+            "BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")

@@ -7,13 +7,12 @@ engine decide, then writes the new state, exactly one immutable event and one au
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm.attributes import set_committed_value
 
 from service.accounts.queries import DepartmentDirectory, department_directory
 from service.accounts.roles import may
@@ -26,6 +25,7 @@ from service.core import audit
 from service.core.auth import Actor
 from service.core.concurrency import check_version
 from service.core.db import db, new_id, utcnow
+from service.core.direct import DirectStatement, pipelined
 from service.core.errors import Conflict, Forbidden, NotFound, StaleVersion, ValidationFailed
 from service.engine import runtime
 from service.engine.clock import Clock
@@ -45,17 +45,54 @@ from service.requests.models import (
 )
 from service.requests.permissions import can_view_request
 
-# Core statements with bound parameters: an action is on the hot path of every office, and these skip the
-# ORM's unit of work and the per-call building of statements.
 _REQUESTS: sa.Table = Request.__table__  # type: ignore[assignment]
-_UPDATE_REQUEST = _REQUESTS.update().where(_REQUESTS.c.id == sa.bindparam("b_id"),
-                                           _REQUESTS.c.version == sa.bindparam("b_version"))
 _EVENTS: sa.Table = RequestEvent.__table__  # type: ignore[assignment]
-_INSERT_EVENT = _EVENTS.insert()
 _ASSIGNEES: sa.Table = RequestAssignee.__table__  # type: ignore[assignment]
-_INSERT_ASSIGNEES = _ASSIGNEES.insert()
-_DELETE_ASSIGNEES = _ASSIGNEES.delete().where(_ASSIGNEES.c.request_id == sa.bindparam("b_id"))
-_SELECT_FOR_UPDATE = sa.select(Request).where(Request.id == sa.bindparam("b_id")).with_for_update()
+
+# What an action reads of the request it locks, and the values it writes back (besides version and event_count).
+_LOCKED_COLUMNS = ("id", "version", "event_count", "state", "process_version_id", "resident_id", "service_id",
+                   "status", "current_step", "due_at", "step_due_at")
+_SYNCED_COLUMNS = ("state", "status", "current_step", "due_at", "step_due_at", "closed_at", "claimed_by_id",
+                   "claim_expires_at", "updated_at")
+
+# An action is on the hot path of every office: its statements run directly on the transaction's connection.
+_SELECT_LOCKED = DirectStatement(sa.select(*(_REQUESTS.c[name] for name in _LOCKED_COLUMNS))
+                                 .where(_REQUESTS.c.id == sa.bindparam("b_id")).with_for_update())
+_UPDATE_REQUEST = DirectStatement(
+    _REQUESTS.update().where(_REQUESTS.c.id == sa.bindparam("b_id"), _REQUESTS.c.version == sa.bindparam("b_version"))
+    .values({name: sa.bindparam(name) for name in (*_SYNCED_COLUMNS, "version", "event_count")}))
+_UPDATE_MIGRATED = DirectStatement(
+    _REQUESTS.update().where(_REQUESTS.c.id == sa.bindparam("b_id"), _REQUESTS.c.version == sa.bindparam("b_version"))
+    .values({name: sa.bindparam(name) for name in (*_SYNCED_COLUMNS, "version", "event_count", "process_version_id")}))
+_INSERT_EVENT = DirectStatement.insert(_EVENTS)
+_INSERT_ASSIGNEE = DirectStatement(_ASSIGNEES.insert().values(
+    {name: sa.bindparam(name) for name in ("request_id", "department_id", "role", "due_at")}))
+_DELETE_ASSIGNEES = DirectStatement(_ASSIGNEES.delete().where(_ASSIGNEES.c.request_id == sa.bindparam("b_id")))
+
+
+@dataclass
+class LockedRequest:
+    """The columns of a request an action needs, read from its row locked for the action, kept current as the
+    action writes; what an action returns."""
+
+    id: str
+    version: int
+    event_count: int
+    state: dict[str, Any]
+    process_version_id: str
+    resident_id: str
+    service_id: str
+    status: str
+    current_step: str
+    due_at: datetime
+    step_due_at: datetime | None
+
+
+def lock(request_id: str) -> LockedRequest:
+    row = _SELECT_LOCKED.first({"b_id": request_id})
+    if row is None:
+        raise NotFound("No such request.")
+    return LockedRequest(*row)
 
 
 def engine_context(departments: DepartmentDirectory) -> Context:
@@ -69,61 +106,70 @@ def engine_actor(actor: Actor, departments: DepartmentDirectory) -> EngineActor:
     return EngineActor(kind=actor.kind, id=actor.id, department=department, roles=actor.roles)
 
 
-def _sync(request: Request, state: RequestState, definition: ProcessDefinition, ctx: Context,
-          departments: DepartmentDirectory, now: datetime, previous: RequestState | None = None,
-          **extra: Any) -> None:
-    """Copy what queries need out of the engine's state onto the row, and rewrite who must act now.
+def _synced_values(state: RequestState, ctx: Context, now: datetime) -> dict[str, Any]:
+    """What queries need of the engine's state, copied onto the row."""
+    return {"state": state_to_dict(state), "status": state.status, "current_step": state.step,
+            "due_at": state.clock.due_at(ctx.calendar, ctx.tz, now),
+            "step_due_at": state.step_clock.due_at(ctx.calendar, ctx.tz, now) if state.step_clock else None,
+            "closed_at": state.clock.stopped_at, "claimed_by_id": state.claimed_by,
+            "claim_expires_at": runtime.claim_expires_at(state, ctx), "updated_at": now}
 
-    An existing request's work-queue rows change before the row itself, since their statements autoflush and
-    the row must be updated once per action; a new request's row is complete before its queue rows follow it.
+
+def _expected(definition: ProcessDefinition, state: RequestState,
+              departments: DepartmentDirectory) -> list[tuple[str, str]]:
+    return [(departments.id_of[a.department], a.role) for a in runtime.expected_actors(definition, state)]
+
+
+def _insert_assignees(request_id: str, expected: list[tuple[str, str]], due_at: datetime) -> None:
+    _INSERT_ASSIGNEE.execute_many([{"request_id": request_id, "department_id": department, "role": role,
+                                    "due_at": due_at} for department, role in expected])
+
+
+def _write(request: LockedRequest, state: RequestState, previous: RequestState, event: runtime.Event,
+           definition: ProcessDefinition, ctx: Context, departments: DepartmentDirectory, now: datetime,
+           statement: DirectStatement = _UPDATE_REQUEST, **extra: Any) -> Any:
+    """The new state onto the row (conditional on the version it was read at), who must act now, and the event.
+
+    Returns the UPDATE's cursor: run inside :func:`pipelined`, its ``rowcount`` is known after the block, when
+    :func:`_confirm_update` checks it.
     """
-    due = state.clock.due_at(ctx.calendar, ctx.tz, now)
-    step_due = state.step_clock.due_at(ctx.calendar, ctx.tz, now) if state.step_clock else None
-    queue_due = step_due or due
-    expected = [(departments.id_of[a.department], a.role) for a in runtime.expected_actors(definition, state)]
-    before = [] if previous is None else [(departments.id_of[a.department], a.role)
-                                          for a in runtime.expected_actors(definition, previous)]
-    moved = expected != before or queue_due != (request.step_due_at or request.due_at)
-    if previous is not None and before and moved:
-        db.session.execute(_DELETE_ASSIGNEES, {"b_id": request.id})
-        before = []
-
-    values = {"state": state_to_dict(state), "status": state.status, "current_step": state.step, "due_at": due,
-              "step_due_at": step_due, "closed_at": state.clock.stopped_at, "claimed_by_id": state.claimed_by,
-              "claim_expires_at": runtime.claim_expires_at(state, ctx),
-              "updated_at": now, **extra}
-    if previous is None:
-        for name, value in values.items():
-            setattr(request, name, value)
-    else:
-        _update_row(request, values)
-
-    if expected and expected != before:
-        # a new request's INSERT must be flushed first; an existing one's UPDATE must wait for the final flush
-        with db.session.no_autoflush if previous is not None else nullcontext():
-            db.session.execute(_INSERT_ASSIGNEES, [
-                {"request_id": request.id, "department_id": d, "role": role, "due_at": queue_due}
-                for d, role in expected])
+    values = _synced_values(state, ctx, now)
+    queue_due = values["step_due_at"] or values["due_at"]
+    expected = _expected(definition, state, departments)
+    before = _expected(definition, previous, departments)
+    if expected != before or queue_due != (request.step_due_at or request.due_at):
+        if before:
+            _DELETE_ASSIGNEES.execute({"b_id": request.id})
+        if expected:
+            _insert_assignees(request.id, expected, queue_due)
+    values.update(extra, version=request.version + 1, event_count=request.event_count + 1)
+    updated = statement.execute({**values, "b_id": request.id, "b_version": request.version})
+    _add_event(request.id, values["event_count"], event)
+    for name in _LOCKED_COLUMNS:
+        if name in values:
+            setattr(request, name, values[name])
+    _forget_loaded(request.id)
+    return updated
 
 
-def _update_row(request: Request, values: dict[str, Any]) -> None:
-    """One UPDATE of an existing request, conditional on the version it was read at (optimistic concurrency),
-    written without the unit of work: an action is on the hot path of every office."""
-    values = {**values, "version": request.version + 1, "event_count": request.event_count + 1}
-    result = db.session.execute(_UPDATE_REQUEST, {**values, "b_id": request.id, "b_version": request.version})
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+def _confirm_update(updated: Any) -> None:
+    if updated.rowcount != 1:
         raise StaleVersion("Somebody else changed this request first; reload it.")
-    for name, value in values.items():
-        set_committed_value(request, name, value)
 
 
-def _add_event(request: Request, event: runtime.Event) -> None:
-    """Append the event as number ``request.event_count`` (already counting it)."""
-    db.session.execute(_INSERT_EVENT, {
-        "id": new_id(), "request_id": request.id, "seq": request.event_count, "action": event.action,
-        "at": event.at, "actor_kind": event.actor_kind, "actor_id": event.actor_id,
-        "actor_department": event.actor_department, "from_step": event.from_step, "to_step": event.to_step,
-        "comment": event.comment, "data": dict(event.data), "public": event.public,
+def _forget_loaded(request_id: str) -> None:
+    """The session may hold the request loaded before the action: its attributes are stale now."""
+    loaded = db.session.identity_map.get(db.session.identity_key(Request, request_id))
+    if loaded is not None:
+        db.session.expire(loaded)
+
+
+def _add_event(request_id: str, seq: int, event: runtime.Event) -> None:
+    _INSERT_EVENT.execute({
+        "id": new_id(), "request_id": request_id, "seq": seq, "action": event.action, "at": event.at,
+        "actor_kind": event.actor_kind, "actor_id": event.actor_id, "actor_department": event.actor_department,
+        "from_step": event.from_step, "to_step": event.to_step, "comment": event.comment, "data": dict(event.data),
+        "public": event.public,
     })
 
 
@@ -143,29 +189,31 @@ def submit(actor: Actor, service: Service, form: Mapping[str, Any], materials: M
     departments = department_directory()
     ctx = engine_context(departments)
     state, event = runtime.start(definition, actor.id, now)
+    values = _synced_values(state, ctx, now)
     request = Request(id=new_id(), service_id=service.id, process_version_id=version_id, resident_id=actor.id,
-                      submitted_at=now, form=dict(form), materials=dict(materials), event_count=1)
+                      submitted_at=now, form=dict(form), materials=dict(materials), event_count=1, **values)
     db.session.add(request)
-    _sync(request, state, definition, ctx, departments, now)
-    db.session.flush()
-    _add_event(request, event)
+    expected = _expected(definition, state, departments)
+    if expected:  # the direct statements flush the new request first
+        _insert_assignees(request.id, expected, values["step_due_at"] or values["due_at"])
+    _add_event(request.id, 1, event)
     audit.record(actor, "request.submitted", "request", request.id, {"service": service.code})
-    db.session.flush()
     return request
 
 
 def load_for_update(request_id: str) -> Request:
-    request = db.session.execute(_SELECT_FOR_UPDATE, {"b_id": request_id}).scalar_one_or_none()
+    request = db.session.execute(
+        sa.select(Request).where(Request.id == request_id).with_for_update()).scalar_one_or_none()
     if request is None:
         raise NotFound("No such request.")
     return request
 
 
 def act(actor: Actor, request_id: str, action: str, comment: str | None, data: Mapping[str, Any],
-        expected_version: int | None, at: datetime | None = None) -> Request:
+        expected_version: int | None, at: datetime | None = None) -> LockedRequest:
     """Apply one action to a request (409 stale version or illegal action, 403 not yours to act on)."""
     now = at or utcnow()
-    request = load_for_update(request_id)
+    request = lock(request_id)
     departments = department_directory()
     if actor.kind == "resident" and not can_view_request(actor, request):
         raise NotFound("No such request.")
@@ -184,12 +232,11 @@ def act(actor: Actor, request_id: str, action: str, comment: str | None, data: M
         raise Forbidden(str(refused)) from refused
     except InvalidActionData as invalid:
         raise ValidationFailed(str(invalid), errors=invalid.errors) from invalid
-    _sync(request, new_state, definition, ctx, departments, now, previous=state)
-    _add_event(request, event)
-
-    audit.record(actor, f"request.{action}", "request", request.id,
-                 {"from_step": event.from_step, "to_step": event.to_step})
-    db.session.flush()
+    with pipelined():
+        updated = _write(request, new_state, state, event, definition, ctx, departments, now)
+        audit.record(actor, f"request.{action}", "request", request.id,
+                     {"from_step": event.from_step, "to_step": event.to_step})
+    _confirm_update(updated)
     return request
 
 
@@ -197,14 +244,15 @@ def record_migration(actor: Actor, request: Request, source: ProcessVersion, tar
     """Move a running request onto another version of its process, recorded as a ``migrate`` event."""
     departments = department_directory()
     definition = definition_of(target)
-    state = state_from_dict(request.state)
+    locked = lock(request.id)
+    state = state_from_dict(locked.state)
     now = utcnow()
     event = runtime.Event(action="migrate", at=now, actor_kind=actor.kind, actor_id=actor.id,
                           actor_department=None, from_step=state.step, to_step=state.step,
                           data={"from_version": source.version, "to_version": target.version}, public=False)
-    _sync(request, runtime.evolve(definition, state, event), definition, engine_context(departments), departments,
-          now, previous=state, process_version_id=target.id)
-    _add_event(request, event)
+    _confirm_update(_write(locked, runtime.evolve(definition, state, event), state, event, definition,
+                           engine_context(departments), departments, now, statement=_UPDATE_MIGRATED,
+                           process_version_id=target.id))
     audit.record(actor, "request.migrated", "request", request.id,
                  {"from_version": source.version, "to_version": target.version})
 
@@ -233,7 +281,7 @@ def submit_request(actor: Actor, service_id: str, form: Mapping[str, Any], mater
 
 
 def supplement(actor: Actor, request_id: str, materials: Mapping[str, list[str]], answers: Mapping[str, Any],
-               comment: str | None, expected_version: int | None) -> Request:
+               comment: str | None, expected_version: int | None) -> LockedRequest:
     """The resident provides what staff asked for; the process decides whether the clock resumes or restarts."""
     wanted = {i for ids in materials.values() for i in ids}
     if len(own_attachments(actor, wanted)) != len(wanted):

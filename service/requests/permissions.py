@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import sqlalchemy as sa
 
 from service.accounts.queries import department_directory
 from service.accounts.roles import may
 from service.core.auth import Actor
 from service.core.db import db
-from service.requests.models import Request, RequestAssignee, RequestEvent
+from service.requests.models import RequestAssignee, RequestEvent
 
 
 def visible_department_ids(actor: Actor) -> set[str]:
@@ -20,7 +22,14 @@ def visible_department_ids(actor: Actor) -> set[str]:
     return {actor.department_id}
 
 
-def can_view_request(actor: Actor, request: Request) -> bool:
+class RequestRef(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def resident_id(self) -> str: ...
+
+
+def can_view_request(actor: Actor, request: RequestRef) -> bool:
     """Residents see their own; staff what their departments have now or have handled."""
     if actor.kind == "resident":
         return request.resident_id == actor.id

@@ -1,0 +1,131 @@
+"""Statements run straight on the session's DBAPI connection, for the few that every request action runs.
+
+SQLAlchemy still writes the SQL (compiled once per dialect, bind casts included) and converts the values (each
+column type's own bind and result processors); what is skipped is its per-execution machinery, which costs
+several times what SQLite itself spends on a small statement. The statements join the session's transaction:
+the session flushes what it has pending first, so the order of writes is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from service.core.db import db
+
+_Processor = Callable[[Any], Any] | None
+_Statement = sa.Select[Any] | sa.Insert | sa.Update | sa.Delete
+
+
+class _Compiled:
+    def __init__(self, statement: _Statement, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
+        if compiled.insert_prefetch or compiled.update_prefetch:
+            # a Python-side column default would be left out: the caller must give every value
+            raise ValueError(f"{statement} relies on column defaults; give the values explicitly")
+        self.sql = compiled.string
+        self.names: list[str] = list(compiled.positiontup or compiled.binds)
+        self.positional = bool(dialect.positional)
+        processors = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+                      for name, bind in compiled.binds.items()}
+        self.processors: list[tuple[str, _Processor]] = [(name, processors[name]) for name in self.names]
+        self.escaped = {name: compiled.escaped_bind_names.get(name, name) for name in self.names}
+
+    def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
+        converted = [(name, values[name] if processor is None else processor(values[name]))
+                     for name, processor in self.processors]
+        if self.positional:
+            return [value for _, value in converted]
+        return {self.escaped[name]: value for name, value in converted}
+
+
+class DirectStatement:
+    """A Core INSERT, UPDATE, DELETE or SELECT of plain columns with named bind parameters."""
+
+    def __init__(self, statement: _Statement) -> None:
+        self.statement = statement
+        self._compiled: dict[str, _Compiled] = {}
+        self._result_processors: dict[str, list[_Processor]] = {}
+
+    @classmethod
+    def insert(cls, table: sa.Table) -> DirectStatement:
+        """An INSERT that takes a value for every column."""
+        return cls(table.insert().values({column.name: sa.bindparam(column.name) for column in table.c}))
+
+    def _run(self, values: Mapping[str, Any]) -> tuple[Any, Dialect]:
+        connection, dialect = _connection()
+        compiled = self._for(dialect)
+        parameters = compiled.parameters(values)
+        cursor = connection.cursor()
+        with _translated_errors(dialect, compiled.sql, parameters):
+            cursor.execute(compiled.sql, parameters)
+        return cursor, dialect
+
+    def _for(self, dialect: Dialect) -> _Compiled:
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            compiled = self._compiled[dialect.name] = _Compiled(self.statement, dialect)
+        return compiled
+
+    def execute(self, values: Mapping[str, Any]) -> Any:
+        """Run once; the DBAPI cursor is returned for ``rowcount``."""
+        return self._run(values)[0]
+
+    def execute_many(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        connection, dialect = _connection()
+        compiled = self._for(dialect)
+        parameters = [compiled.parameters(row) for row in rows]
+        with _translated_errors(dialect, compiled.sql, parameters):
+            connection.cursor().executemany(compiled.sql, parameters)
+
+    def first(self, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """The first row of a SELECT, each value through its column type's result processor."""
+        cursor, dialect = self._run(values)
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        processors = self._result_processors.get(dialect.name)
+        if processors is None:
+            assert isinstance(self.statement, sa.Select)
+            description = cursor.description
+            processors = self._result_processors[dialect.name] = [
+                column.type.dialect_impl(dialect).result_processor(dialect, description[index][1])
+                for index, column in enumerate(self.statement.selected_columns)]
+        return tuple(value if processor is None else processor(value)
+                     for value, processor in zip(row, processors, strict=True))
+
+
+@contextmanager
+def pipelined() -> Iterator[None]:
+    """On PostgreSQL the direct statements inside go to the server together, in one round trip (psycopg's
+    pipeline mode); their results, ``rowcount`` included, are there once the block has ended."""
+    connection, dialect = _connection()
+    if not hasattr(connection, "pipeline"):  # SQLite runs in-process: nothing to save
+        yield
+        return
+    with _translated_errors(dialect, "(pipeline)", None), connection.pipeline():
+        yield
+
+
+@contextmanager
+def _translated_errors(dialect: Dialect, sql: str, parameters: Any) -> Iterator[None]:
+    """DBAPI errors become SQLAlchemy's (``IntegrityError`` and the rest), as the error handlers expect."""
+    try:
+        yield
+    except dialect.loaded_dbapi.Error as error:
+        raise sa.exc.DBAPIError.instance(sql, parameters, error, dialect.loaded_dbapi.Error,
+                                         dialect=dialect) from error
+
+
+def _connection() -> tuple[Any, Dialect]:
+    """The DBAPI connection of the session's transaction, after the session has written what it holds."""
+    session = db.session()
+    session.flush()  # returns at once when nothing is pending
+    connection = session.connection()
+    return connection.connection.dbapi_connection, connection.dialect
