@@ -19,6 +19,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from service.core.db import db
 
 _Processor = Callable[[Any], Any] | None
+_INFO_KEY = "civicdesk.direct"  # in Session.info: (its transaction, that transaction's DBAPI connection, dialect)
 _Statement = sa.Select[Any] | sa.Insert | sa.Update | sa.Delete
 
 
@@ -127,5 +128,10 @@ def _connection() -> tuple[Any, Dialect]:
     """The DBAPI connection of the session's transaction, after the session has written what it holds."""
     session = db.session()
     session.flush()  # returns at once when nothing is pending
-    connection = session.connection()
-    return connection.connection.dbapi_connection, connection.dialect
+    transaction = session.get_transaction()
+    cached = session.info.get(_INFO_KEY)
+    if transaction is None or cached is None or cached[0] is not transaction:
+        connection = session.connection()
+        cached = session.info[_INFO_KEY] = (session.get_transaction(), connection.connection.dbapi_connection,
+                                            connection.dialect)
+    return cached[1], cached[2]
