@@ -79,11 +79,9 @@ class DirectStatement:
         return self._run(values)[0]
 
     def execute_many(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        connection, dialect = _connection()
-        compiled = self._for(dialect)
-        parameters = [compiled.parameters(row) for row in rows]
-        with _translated_errors(dialect, compiled.sql, parameters):
-            connection.cursor().executemany(compiled.sql, parameters)
+        # one execute per row rather than executemany(): psycopg's would end a surrounding pipeline with a sync
+        for row in rows:
+            self._run(row)
 
     def first(self, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The first row of a SELECT, each value through its column type's result processor."""

@@ -89,7 +89,8 @@ class LockedRequest:
 
 
 def lock(request_id: str) -> LockedRequest:
-    row = _SELECT_LOCKED.first({"b_id": request_id})
+    with pipelined():  # on PostgreSQL, in one round trip with the BEGIN of the action's transaction
+        row = _SELECT_LOCKED.first({"b_id": request_id})
     if row is None:
         raise NotFound("No such request.")
     return LockedRequest(*row)
