@@ -1,4 +1,5 @@
-"""Subscribe-message acceptances (订阅消息): recorded when the resident accepts, consumed when a message is sent.
+"""Subscribe-message acceptances (订阅消息): recorded when the resident accepts, consumed when a message is sent;
+dead-lettered messages retried; staff notifications marked read.
 
 A one-time acceptance of ``wx.requestSubscribeMessage`` allows exactly one message of that template, so each
 accepted template id of each call is one grant row, and sending a message uses up the oldest unused one.
@@ -10,11 +11,12 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
+from service.accounts.roles import may
 from service.core import audit
 from service.core.auth import SYSTEM, Actor
 from service.core.db import db, utcnow
-from service.core.errors import Forbidden, ValidationFailed
-from service.notifications.models import SubscriptionGrant
+from service.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from service.notifications.models import OutboxMessage, StaffNotification, SubscriptionGrant
 from service.notifications.queries import templates
 
 # A grant another sender took between our SELECT and UPDATE: look again, a few times at most.
@@ -70,3 +72,43 @@ def consume_grant(resident_id: str, template_id: str) -> SubscriptionGrant | Non
             db.session.flush()
             return grant
     return None
+
+
+# --- the outbox: dead letters, and staff notifications read ------------------------------------------------
+
+
+def retry_message(actor: Actor, message_id: str) -> OutboxMessage:
+    """Send a dead-lettered message again from its first attempt (an administrator fixed the cause)."""
+    if not may(actor, "notifications.manage"):
+        raise Forbidden("Only administrators retry messages.")
+    message = db.session.execute(
+        sa.select(OutboxMessage).where(OutboxMessage.id == message_id).with_for_update()).scalar_one_or_none()
+    if message is None:
+        raise NotFound("No such message.")
+    if message.status != "dead":
+        raise Conflict(f"Only a dead-lettered message is retried; this one is {message.status}.")
+    now = utcnow()
+    previous = message.attempts
+    message.status = "pending"
+    message.attempts = 0
+    message.next_attempt_at = now
+    message.updated_at = now
+    db.session.flush()
+    audit.record(actor, "notification.retried", "outbox_message", message.id,
+                 {"event": message.event, "attempts_before": previous})
+    return message
+
+
+def mark_read(actor: Actor, ids: Sequence[str] | None) -> int:
+    """Mark the actor's notifications read: those of ``ids`` (others' ids are ignored), or all when None."""
+    if actor.kind != "staff":
+        raise Forbidden("Only staff have notifications.")
+    stmt = (sa.update(StaffNotification)
+            .where(StaffNotification.staff_id == actor.id, StaffNotification.read_at.is_(None))
+            .values(read_at=utcnow()).execution_options(synchronize_session=False))
+    if ids is not None:
+        stmt = stmt.where(StaffNotification.id.in_(list(ids)))
+    marked = int(db.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+    if marked:
+        audit.record(actor, "notification.read", "staff", actor.id, {"count": marked})
+    return marked

@@ -1,4 +1,5 @@
-"""Reads of subscribe-message templates (from the settings) and of the acceptances residents gave."""
+"""Reads of subscribe-message templates (from the settings), the acceptances residents gave, staff notifications
+and the outbox."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask import current_app
 
+from service.core.auth import Actor
 from service.core.db import db
-from service.notifications.models import SubscriptionGrant
+from service.core.pagination import Page, paginate
+from service.notifications.models import OutboxMessage, StaffNotification, SubscriptionGrant
 
 
 @dataclass(frozen=True)
@@ -39,3 +42,31 @@ def unused_grants(resident_id: str) -> dict[str, int]:
         .group_by(SubscriptionGrant.template_id)
     ).all()
     return {template_id: int(count) for template_id, count in rows}
+
+
+def notifications_page(actor: Actor, unread: bool | None, cursor: str | None,
+                       limit: int | None) -> Page[StaffNotification]:
+    """The staff member's own notifications, newest first (``unread``: only those not read yet)."""
+    stmt = sa.select(StaffNotification).where(StaffNotification.staff_id == actor.id)
+    if unread is True:
+        stmt = stmt.where(StaffNotification.read_at.is_(None))
+    elif unread is False:
+        stmt = stmt.where(StaffNotification.read_at.is_not(None))
+    return paginate(stmt, [StaffNotification.id], cursor=cursor, limit=limit, descending=True)
+
+
+def unread_count(actor: Actor) -> int:
+    return int(db.session.execute(
+        sa.select(sa.func.count()).select_from(StaffNotification)
+        .where(StaffNotification.staff_id == actor.id, StaffNotification.read_at.is_(None))).scalar_one())
+
+
+def messages_page(status: str | None, event: str | None, cursor: str | None,
+                  limit: int | None) -> Page[OutboxMessage]:
+    """Outbox messages, newest first, by status (dead letters: ``dead``) and event."""
+    stmt = sa.select(OutboxMessage)
+    if status is not None:
+        stmt = stmt.where(OutboxMessage.status == status)
+    if event is not None:
+        stmt = stmt.where(OutboxMessage.event == event)
+    return paginate(stmt, [OutboxMessage.id], cursor=cursor, limit=limit, descending=True)
