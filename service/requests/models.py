@@ -20,6 +20,9 @@ class Request(IdMixin, VersionedMixin, TimestampMixin, Base):
     __tablename__ = "requests"
     __table_args__ = (
         sa.Index("ix_requests_resident", "resident_id", "id"),
+        # statistics: arrivals and completions by period
+        sa.Index("ix_requests_submitted_at", "submitted_at"),
+        sa.Index("ix_requests_closed_at", "closed_at"),
         sa.CheckConstraint(sa.column("status").in_(STATUSES), name="known_status"),
     )
 
@@ -44,7 +47,11 @@ class RequestEvent(IdMixin, Base):
     """Never updated: the request's history, from which its state can be rebuilt."""
 
     __tablename__ = "request_events"
-    __table_args__ = (sa.UniqueConstraint("request_id", "seq"),)
+    __table_args__ = (
+        sa.UniqueConstraint("request_id", "seq"),
+        # statistics and the event log: the requests a department acted on
+        sa.Index("ix_request_events_department", "actor_department", "request_id"),
+    )
 
     request_id: Mapped[str] = mapped_column(sa.ForeignKey("requests.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(sa.Integer)

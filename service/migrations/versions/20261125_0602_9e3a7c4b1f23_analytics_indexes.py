@@ -20,9 +20,19 @@ depends_on: Union[str, Sequence[str], None] = None
 
 def upgrade() -> None:
     """Upgrade schema."""
-    pass
+    with op.batch_alter_table('requests', schema=None) as batch_op:
+        batch_op.create_index('ix_requests_submitted_at', ['submitted_at'], unique=False)
+        batch_op.create_index('ix_requests_closed_at', ['closed_at'], unique=False)
+
+    with op.batch_alter_table('request_events', schema=None) as batch_op:
+        batch_op.create_index('ix_request_events_department', ['actor_department', 'request_id'], unique=False)
 
 
 def downgrade() -> None:
     """Downgrade schema."""
-    pass
+    with op.batch_alter_table('request_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_request_events_department')
+
+    with op.batch_alter_table('requests', schema=None) as batch_op:
+        batch_op.drop_index('ix_requests_closed_at')
+        batch_op.drop_index('ix_requests_submitted_at')

@@ -1,0 +1,239 @@
+"""Statistics and event-log export at growing sizes of a simulated history: time, and peak memory.
+
+For each size (``--sizes``, requests), a fresh database is migrated, the demo district loaded, and
+``demo simulate`` (``service.analytics.simulation``) writes that many requests over ``--days`` days. Then, each in
+a subprocess of its own so that its peak memory is its own:
+
+* every statistic under ``/console/v1/stats/…`` is requested once through the console API (the Flask test
+  client, as an administrator, grouped per service) over the last ``--range-days`` days; time each;
+* the event log is exported through ``/console/v1/stats/event-log`` in each ``--formats`` and read to the end
+  as a client would, chunk by chunk; time, bytes, and the peak resident memory of the process (``ru_maxrss``)
+  with its baseline before the export began.
+
+The export streams, so its peak memory must not grow with the log: the output gives, per format, the peak of
+the largest size over the peak of the smallest (1.0 is perfectly flat) next to the growth of the log itself.
+The last line printed is one JSON object of the figures.
+
+    .venv/bin/python bench/analytics.py                                  # quick: 1,000 and 10,000 requests
+    .venv/bin/python bench/analytics.py --sizes 10000,1000000            # the full run (about an hour on 2 cores)
+    CIVICDESK_ENV=testing scripts/with-postgres.sh .venv/bin/python bench/analytics.py --database postgresql
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+UNTIL = date(2026, 10, 30)
+PASSWORD = "bench-password-123"  # noqa: S105 (demo staff of a scratch database)
+POSTGRES_URL_VARIABLE = "CIVICDESK_TEST_DATABASE_URL"
+STATISTICS = ("backlog", "throughput", "cycle-times", "steps", "bottlenecks", "overdue", "rework", "ratings")
+
+
+def _settings(url: str, workdir: str) -> dict[str, Any]:
+    # Cheap password hashes: hashing is not what is measured.
+    return {"DATABASE_URL": url, "UPLOAD_DIR": workdir, "REDIS_URL": "", "WECHAT_BASE_URL": "http://127.0.0.1:9/",
+            "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST_KIB": 1024, "DEMO_PASSWORD": PASSWORD,
+            "LOG_LEVEL": "WARNING"}
+
+
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+# --- workers (each run in a subprocess of its own) ---------------------------------------------------------
+
+
+def worker_setup(url: str, workdir: str, requests: int, days: int, seed: int) -> dict[str, Any]:
+    from service import create_app, migrations
+    from service.analytics.simulation import simulate
+    from service.core.db import db
+    from service.demo import load_demo
+
+    app = create_app(_settings(url, workdir), "testing")
+    migrations.upgrade(app)
+    with app.app_context():
+        load_demo(PASSWORD)
+        db.session.commit()
+        started = time.perf_counter()
+        report = simulate(requests, days, seed, until=UNTIL, batch=5000)
+        seconds = time.perf_counter() - started
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.exec_driver_sql("VACUUM ANALYZE")
+        else:
+            with db.engine.connect() as connection:
+                connection.exec_driver_sql("ANALYZE")
+        db.engine.dispose()
+    return {"simulate_seconds": round(seconds, 2), "requests": report.requests, "events": report.events,
+            "ratings": report.ratings, "open_at_end": report.open_at_end, "late": report.late,
+            "simulate_rss_mib": round(_rss_mib(), 1)}
+
+
+def _client(url: str, workdir: str) -> tuple[Any, dict[str, str]]:
+    from service import create_app
+
+    app = create_app(_settings(url, workdir), "testing")
+    client = app.test_client()
+    response = client.post("/console/v1/auth/login", json={"username": "admin", "password": PASSWORD})
+    assert response.status_code == 200, response.get_json()
+    return client, {"Authorization": f"Bearer {response.get_json()['token']}"}
+
+
+def worker_stats(url: str, workdir: str, range_days: int) -> dict[str, Any]:
+    client, headers = _client(url, workdir)
+    query = {"from": (UNTIL - timedelta(days=range_days - 1)).isoformat(), "to": UNTIL.isoformat()}
+    baseline = _rss_mib()
+    seconds: dict[str, float] = {}
+    rows: dict[str, int] = {}
+    for name in STATISTICS:
+        started = time.perf_counter()
+        response = client.get(f"/console/v1/stats/{name}", headers=headers, query_string=query)
+        seconds[name] = round(time.perf_counter() - started, 3)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        rows[name] = len(response.get_json()["items"])
+    return {"seconds": seconds, "total_seconds": round(sum(seconds.values()), 2), "rows": rows,
+            "baseline_rss_mib": round(baseline, 1), "peak_rss_mib": round(_rss_mib(), 1)}
+
+
+def worker_export(url: str, workdir: str, fmt: str) -> dict[str, Any]:
+    client, headers = _client(url, workdir)
+    baseline = _rss_mib()
+    started = time.perf_counter()
+    response = client.get("/console/v1/stats/event-log", headers=headers, query_string={"format": fmt},
+                          buffered=False)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    size = chunks = 0
+    for chunk in response.response:
+        size += len(chunk)
+        chunks += 1
+    response.close()
+    seconds = time.perf_counter() - started
+    return {"seconds": round(seconds, 2), "mib": round(size / 2**20, 1), "chunks": chunks,
+            "baseline_rss_mib": round(baseline, 1), "peak_rss_mib": round(_rss_mib(), 1)}
+
+
+def run_worker(*args: str) -> dict[str, Any]:
+    completed = subprocess.run([sys.executable, __file__, "--worker", *args], capture_output=True, text=True,  # noqa: S603
+                               check=False, env={**os.environ, "CIVICDESK_ENV": "testing"})
+    if completed.returncode != 0:
+        sys.stderr.write(completed.stdout[-4000:] + completed.stderr[-4000:])
+        raise SystemExit(f"worker {args[0]} failed")
+    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result
+
+
+# --- databases ------------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def scratch_database(kind: str) -> Iterator[str]:
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="civicdesk-bench-") as directory:
+            yield f"sqlite:///{directory}/bench.sqlite3"
+        return
+    server = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not server:
+        raise SystemExit(f"set {POSTGRES_URL_VARIABLE} (or run through scripts/with-postgres.sh)")
+    url = sa.make_url(server)
+    name = f"civicdesk_analytics_{os.getpid()}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+# --- the run --------------------------------------------------------------------------------------------------
+
+
+def measure(size: int, args: argparse.Namespace) -> dict[str, Any]:
+    with scratch_database(args.database) as url, tempfile.TemporaryDirectory() as workdir:
+        print(f"\n== {size:,} requests over {args.days} days ({args.database})", flush=True)
+        setup = run_worker("setup", url, workdir, str(size), str(args.days), str(args.seed))
+        print(f"simulate: {setup['simulate_seconds']:.1f} s ({setup['requests'] / setup['simulate_seconds']:,.0f} "
+              f"requests/s), {setup['events']:,} events, {setup['ratings']:,} ratings, "
+              f"{setup['open_at_end']:,} open, {setup['late']:,} late", flush=True)
+        stats = run_worker("stats", url, workdir, str(args.range_days))
+        for name, seconds in stats["seconds"].items():
+            print(f"  stats/{name:<12} {seconds:8.3f} s  {stats['rows'][name]:>5} rows", flush=True)
+        print(f"  stats total {stats['total_seconds']:.2f} s, peak RSS {stats['peak_rss_mib']:.0f} MiB "
+              f"(baseline {stats['baseline_rss_mib']:.0f})", flush=True)
+        exports = {}
+        for fmt in args.formats:
+            exports[fmt] = run_worker("export", url, workdir, fmt)
+            e = exports[fmt]
+            print(f"  export {fmt:<5} {e['seconds']:8.2f} s  {e['mib']:8.1f} MiB  "
+                  f"{setup['events'] / max(e['seconds'], 1e-9):,.0f} events/s  peak RSS {e['peak_rss_mib']:.0f} MiB "
+                  f"(baseline {e['baseline_rss_mib']:.0f})", flush=True)
+    return {"setup": setup, "stats": stats, "export": exports}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1000,10000", help="Comma-separated numbers of requests.")
+    parser.add_argument("--days", type=int, default=365, help="Days the simulated requests arrive over.")
+    parser.add_argument("--range-days", type=int, default=90, help="Days the statistics cover (up to the end).")
+    parser.add_argument("--formats", default="xes,ocel,csv")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--worker", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        kind, *rest = args.worker
+        if kind == "setup":
+            result = worker_setup(rest[0], rest[1], int(rest[2]), int(rest[3]), int(rest[4]))
+        elif kind == "stats":
+            result = worker_stats(rest[0], rest[1], int(rest[2]))
+        else:
+            result = worker_export(rest[0], rest[1], rest[2])
+        print(json.dumps(result))
+        return
+
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    args.formats = [f for f in args.formats.split(",") if f]
+    results = {size: measure(size, args) for size in sizes}
+    small, large = results[sizes[0]], results[sizes[-1]]
+    growth = large["setup"]["events"] / max(small["setup"]["events"], 1)
+    print(f"\nexport memory, {sizes[-1]:,} against {sizes[0]:,} requests (the log grew {growth:,.1f}×):")
+    ratios = {}
+    for fmt in args.formats:
+        ratios[fmt] = round(large["export"][fmt]["peak_rss_mib"] / small["export"][fmt]["peak_rss_mib"], 3)
+        print(f"  {fmt:<5} peak RSS {small['export'][fmt]['peak_rss_mib']:.0f} → "
+              f"{large['export'][fmt]['peak_rss_mib']:.0f} MiB: ratio {ratios[fmt]:.3f}")
+    print(json.dumps({"benchmark": "analytics", "database": args.database, "days": args.days,
+                      "range_days": args.range_days, "log_growth": round(growth, 2),
+                      "export_memory_ratio": ratios,
+                      "results": {str(size): {
+                          "requests": r["setup"]["requests"], "events": r["setup"]["events"],
+                          "simulate_seconds": r["setup"]["simulate_seconds"],
+                          "stats_seconds": r["stats"]["seconds"], "stats_peak_rss_mib": r["stats"]["peak_rss_mib"],
+                          "export": {f: {"seconds": e["seconds"], "mib": e["mib"], "peak_rss_mib": e["peak_rss_mib"]}
+                                     for f, e in r["export"].items()}}
+                          for size, r in results.items()}}))
+
+
+if __name__ == "__main__":
+    main()
