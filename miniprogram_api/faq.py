@@ -7,7 +7,7 @@ from typing import Any
 from service.consultations import queries
 from service.consultations.schemas import FaqArgs, FaqEntrySchema
 from service.core.api import Blueprint
-from service.core.pagination import page_schema
+from service.core.search import search_page_schema
 
 PREFIX = "/faq"
 blp = Blueprint("mp_faq", __name__, description="Published questions and answers (no token needed).")
@@ -15,8 +15,10 @@ blp = Blueprint("mp_faq", __name__, description="Published questions and answers
 
 @blp.route("", methods=["GET"])
 @blp.arguments(FaqArgs, location="query")
-@blp.response(200, page_schema(FaqEntrySchema))
+@blp.response(200, search_page_schema(FaqEntrySchema, "FaqPageSchema"))
 @blp.problem(400, "The cursor is malformed.")
+@blp.problem(422, "A query with nothing to search for.")
 def list_faq(args: dict[str, Any]) -> Any:
-    """Published Q&A, newest first; `q` finds words in the question or the answer, `category` filters."""
+    """Published Q&A, newest first; `category` filters. With `q` (Chinese full-text search), the most relevant
+    first with highlights; a query that finds nothing answers an empty list with a `message`."""
     return queries.faq_page(args["q"], args["category"], args["cursor"], args["limit"])

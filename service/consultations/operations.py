@@ -20,15 +20,17 @@ from service.calendar.queries import load_calendar, time_zone
 from service.consultations.models import Consultation
 from service.consultations.permissions import CHECKS, can_view_consultation
 from service.consultations.schemas import AnswerDataSchema, NoDataSchema, PublishDataSchema
-from service.core import audit
+from service.core import audit, search
 from service.core.auth import Actor
 from service.core.concurrency import check_version
 from service.core.db import db, new_id, utcnow
 from service.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from service.engine.clock import Clock
+from service.notifications import outbox
 from service.processes.queries import active_version, definition_of
 
 PROCESS_CODE = "consultation"
+FAQ_SEARCH_KIND = "faq"  # published Q&A in the full-text index
 DEFAULT_WORKING_DAYS = 5
 
 # action -> (statuses it is possible in, status it leads to)
@@ -162,10 +164,22 @@ def act(actor: Actor, consultation_id: str, action: str, comment: str | None, da
         consultation.public_question = values["question"]
         consultation.public_answer = values["answer"]
         consultation.published_at = now
+        search.index(FAQ_SEARCH_KIND, consultation.id, consultation.public_question, consultation.public_answer)
     consultation.status = to_status
     consultation.history = [*consultation.history, entry]
     consultation.updated_at = now
     audit.record(actor, f"consultation.{action}", "consultation", consultation.id,
                  {"from_status": from_status, "to_status": to_status})
+    if action == "answer":
+        outbox.on_consultation_answered(consultation)
     db.session.flush()
     return consultation
+
+
+def reindex_published() -> int:
+    """Segment the published Q&A again (after an upgrade of the segmentation); returns how many."""
+    published = db.session.execute(sa.select(Consultation).where(Consultation.status == "published")).scalars().all()
+    for consultation in published:
+        search.index(FAQ_SEARCH_KIND, consultation.id, consultation.public_question, consultation.public_answer)
+    return len(published)
+

@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from service.consultations import operations
 from service.consultations.models import Consultation
 from service.consultations.permissions import can_view_consultation
+from service.consultations.schemas import mask_personal_data
+from service.core import search
 from service.core.auth import Actor
 from service.core.db import db, utcnow
 from service.core.errors import NotFound
@@ -105,13 +107,36 @@ def staff_page(actor: Actor, status: str | None, cursor: str | None, limit: int 
                 next_cursor=page.next_cursor)
 
 
-def faq_page(q: str | None, category: str | None, cursor: str | None, limit: int | None) -> Page[Consultation]:
-    """Published Q&A, newest first. ``q`` is a case-insensitive substring match on the public question and
-    answer for now; the full-text search of notices will take over when it lands."""
+@dataclass
+class FaqView:
+    """A published Q&A entry, with the words of a search highlighted."""
+
+    consultation: Consultation
+    words: tuple[str, ...] = ()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.consultation, name)
+
+    @property
+    def highlighted_question(self) -> str:
+        return search.highlight(mask_personal_data(self.consultation.public_question), self.words)
+
+    @property
+    def snippet(self) -> str:
+        return search.snippet(mask_personal_data(self.consultation.public_answer), self.words)
+
+
+def faq_page(q: str | None, category: str | None, cursor: str | None, limit: int | None) -> search.SearchPage:
+    """Published Q&A, newest first; with ``q`` (Chinese full-text search of question and answer) the most
+    relevant first, with highlights, and a message when nothing was found."""
     stmt = sa.select(Consultation).where(Consultation.status == "published")
-    if q:
-        stmt = stmt.where(sa.or_(Consultation.public_question.icontains(q, autoescape=True),
-                                 Consultation.public_answer.icontains(q, autoescape=True)))
     if category is not None:
         stmt = stmt.where(Consultation.category == category)
-    return paginate(stmt, [Consultation.published_at, Consultation.id], cursor=cursor, limit=limit, descending=True)
+    if not q:
+        page = paginate(stmt, [Consultation.published_at, Consultation.id], cursor=cursor, limit=limit,
+                        descending=True)
+        return search.SearchPage(items=[FaqView(c) for c in page.items], next_cursor=page.next_cursor)
+    query, page = search.ranked(stmt, Consultation.id, operations.FAQ_SEARCH_KIND, q, cursor, limit)
+    items = [FaqView(c, query.words) for c in page.items]
+    return search.SearchPage(items=items, next_cursor=page.next_cursor, q=q, words=list(query.words),
+                             message=None if items or cursor else search.nothing_found(q, "问答"))

@@ -185,8 +185,10 @@ class NoDataSchema(ma.Schema):
 # --- public Q&A ----------------------------------------------------------------------------------------------
 
 class FaqArgs(PageArgs):
-    q = ma.fields.String(load_default=None, validate=ma.validate.Length(min=1, max=100),
-                         metadata={"description": "Words the question or the answer contains (any case)."})
+    q = ma.fields.String(load_default=None, validate=ma.validate.Length(min=1, max=100), metadata={
+        "description": "Chinese full-text search of question and answer: words need no spaces, two-character "
+                       "words (路灯, 噪音) and Latin words or numbers are found; every word must occur; the most "
+                       "relevant first."})
     category = ma.fields.String(load_default=None, validate=ma.validate.Length(min=1, max=64))
 
 
@@ -196,3 +198,7 @@ class FaqEntrySchema(ma.Schema):
     answer = MaskedText(attribute="public_answer")
     category = ma.fields.String(allow_none=True)
     published_at = LocalDateTime()
+    highlighted_question = ma.fields.String(metadata={
+        "description": "HTML: the question escaped, the words of `q` in <mark>…</mark>."})
+    snippet = ma.fields.String(metadata={
+        "description": "HTML: part of the answer (around the best match of `q`), escaped, matches in <mark>."})

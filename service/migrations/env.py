@@ -8,6 +8,7 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 
 from service.core.db import UTCDateTime, db
+from service.core.search import managed_by_models
 from service.models import metadata
 
 config = context.config
@@ -31,6 +32,7 @@ def run_migrations_online() -> None:
                 render_as_batch=connection.dialect.name == "sqlite",
                 compare_type=True,
                 render_item=render_item,
+                include_name=managed_by_models,
             )
             with context.begin_transaction():
                 context.run_migrations()

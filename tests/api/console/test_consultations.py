@@ -127,7 +127,8 @@ def test_ask_claim_answer_read_publish_and_find_in_the_faq(app: Flask, client: F
 
     faq = client.get("/mp/v1/faq").get_json()
     assert faq["items"] == [{"id": consultation_id, "question": PUBLIC_QUESTION, "answer": PUBLIC_ANSWER,
-                             "category": "市政", "published_at": body["published_at"]}]
+                             "category": "市政", "published_at": body["published_at"],
+                             "highlighted_question": PUBLIC_QUESTION, "snippet": PUBLIC_ANSWER}]
     text = client.get("/mp/v1/faq").get_data(as_text=True)
     assert "张三" not in text
     assert PHONE not in text

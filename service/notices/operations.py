@@ -1,0 +1,247 @@
+"""State changes of notices: draft, edit, submit, approve (now or at a set time), reject, publish, withdraw, and
+the scheduled publication a worker runs (``publish_due_notices``).
+
+Each takes the actor, checks permission, appends to the notice's history, writes the audit record, keeps the
+search index in step in the same transaction, and flushes; the caller commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import marshmallow as ma
+import sqlalchemy as sa
+
+from service.attachments.queries import own_attachments
+from service.core import audit, search
+from service.core.auth import SYSTEM, Actor
+from service.core.concurrency import check_version
+from service.core.db import db, utcnow
+from service.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from service.notices import permissions
+from service.notices.models import Notice, NoticeRevision
+from service.notices.schemas import ApproveDataSchema, NoDataSchema
+
+SEARCH_KIND = "notice"
+CONTENT_FIELDS = ("title", "summary", "body", "category", "attachments")
+
+# action -> (statuses it is possible in, status it leads to; approve may lead to scheduled instead)
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "submit": (frozenset({"draft"}), "in_review"),
+    "approve": (frozenset({"in_review"}), "published"),
+    "reject": (frozenset({"in_review", "scheduled"}), "draft"),
+    "publish": (frozenset({"scheduled"}), "published"),
+    "withdraw": (frozenset({"scheduled", "published"}), "withdrawn"),
+}
+_DATA_SCHEMAS: dict[str, ma.Schema] = {
+    "submit": NoDataSchema(), "approve": ApproveDataSchema(), "reject": NoDataSchema(),
+    "publish": NoDataSchema(), "withdraw": NoDataSchema(),
+}
+_COMMENT_REQUIRED = {"reject": "Say why it goes back to draft.", "withdraw": "Give the reason for withdrawing."}
+
+
+def _entry(actor: Actor, action: str, at: datetime, from_status: str | None, to_status: str,
+           comment: str | None) -> dict[str, Any]:
+    return {"action": action, "at": at.isoformat(), "actor_kind": actor.kind,
+            "actor_id": actor.id if actor.kind != "system" else None,
+            "from_status": from_status, "to_status": to_status, "comment": comment}
+
+
+def _check_attachments(actor: Actor, ids: Sequence[str], already: Sequence[str] = ()) -> list[str]:
+    """The ids, each either attached already or uploaded by ``actor`` (anything else: unknown attachment)."""
+    wanted = list(dict.fromkeys(ids))
+    new = [i for i in wanted if i not in already]
+    if len(own_attachments(actor, new)) != len(new):
+        raise ValidationFailed("Unknown attachment.", errors={"attachments": ["Unknown attachment."]})
+    return wanted
+
+
+def _reindex(notice: Notice) -> None:
+    search.index(SEARCH_KIND, notice.id, notice.title, "\n".join(filter(None, (notice.summary, notice.body))))
+
+
+def _contribute(notice: Notice, actor: Actor) -> None:
+    if actor.id not in notice.contributors:
+        notice.contributors = [*notice.contributors, actor.id]
+
+
+def create(actor: Actor, title: str, body: str, category: str, summary: str | None = None,
+           attachments: Sequence[str] = (), at: datetime | None = None) -> Notice:
+    """A draft by ``actor`` (a publisher)."""
+    if not permissions.can_create(actor):
+        raise Forbidden("Only publishers draft notices.")
+    now = at or utcnow()
+    notice = Notice(title=title, body=body, category=category, summary=summary or None,
+                    attachments=_check_attachments(actor, attachments), status="draft",
+                    department_id=actor.department_id, author_id=actor.id, contributors=[actor.id],
+                    revision=0, created_at=now, updated_at=now,
+                    history=[_entry(actor, "create", now, None, "draft", None)])
+    db.session.add(notice)
+    db.session.flush()
+    _reindex(notice)
+    audit.record(actor, "notice.created", "notice", notice.id, {"category": category})
+    db.session.flush()
+    return notice
+
+
+def load_for_update(notice_id: str) -> Notice:
+    notice = db.session.execute(
+        sa.select(Notice).where(Notice.id == notice_id).with_for_update()).scalar_one_or_none()
+    if notice is None:
+        raise NotFound("No such notice.")
+    return notice
+
+
+def _snapshot(notice: Notice, editor: str, at: datetime, comment: str | None) -> None:
+    notice.revision += 1
+    db.session.add(NoticeRevision(
+        notice_id=notice.id, number=notice.revision, title=notice.title, summary=notice.summary, body=notice.body,
+        category=notice.category, attachments=list(notice.attachments), edited_by=editor, edited_at=at,
+        comment=comment))
+
+
+def edit(actor: Actor, notice_id: str, changes: Mapping[str, Any], comment: str | None,
+         expected_version: int | None, at: datetime | None = None) -> Notice:
+    """Change a draft; or a published notice, which keeps the former text as a revision (``comment`` required).
+
+    A notice under review or scheduled is refused (409): reject it back to draft first.
+    """
+    now = at or utcnow()
+    notice = load_for_update(notice_id)
+    if not permissions.can_view(actor):
+        raise NotFound("No such notice.")
+    if not permissions.can_edit(actor, notice):
+        raise Forbidden("Only publishers edit notices.")
+    check_version(notice.version, expected_version)
+    if notice.status not in ("draft", "published"):
+        raise Conflict(f"A notice that is {notice.status} cannot be edited; reject it back to draft first.",
+                       allowed_actions=allowed_actions(actor, notice))
+    comment = comment.strip() if comment else None
+    if notice.status == "published" and not comment:
+        raise ValidationFailed("Say what changed in a published notice.",
+                               errors={"comment": ["Required when editing a published notice."]})
+    values = {k: v for k, v in changes.items() if k in CONTENT_FIELDS}
+    if "attachments" in values:
+        values["attachments"] = _check_attachments(actor, values["attachments"], notice.attachments)
+    changed = sorted(k for k, v in values.items() if getattr(notice, k) != v)
+    if not changed:
+        return notice
+    for name in changed:
+        setattr(notice, name, values[name])
+    action = "revise" if notice.status == "published" else "edit"
+    if action == "revise":
+        _snapshot(notice, actor.id, now, comment)
+        notice.revised_at = now
+    else:
+        _contribute(notice, actor)
+    notice.history = [*notice.history, {**_entry(actor, action, now, notice.status, notice.status, comment),
+                                        "fields": changed}]
+    notice.updated_at = now
+    _reindex(notice)
+    audit.record(actor, f"notice.{'revised' if action == 'revise' else 'edited'}", "notice", notice.id,
+                 {"fields": changed, "revision": notice.revision})
+    db.session.flush()
+    return notice
+
+
+def allowed_actions(actor: Actor, notice: Notice) -> list[str]:
+    return [action for action, (statuses, _to) in TRANSITIONS.items()
+            if notice.status in statuses and permissions.CHECKS[action](actor, notice)]
+
+
+def _action_data(action: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        loaded: dict[str, Any] = _DATA_SCHEMAS[action].load(data)
+    except ma.ValidationError as invalid:
+        messages = invalid.normalized_messages()
+        raise ValidationFailed(
+            "The action's data is invalid.",
+            errors={f"data.{field}": list(m) if isinstance(m, list) else [str(m)] for field, m in messages.items()},
+        ) from invalid
+    return loaded
+
+
+def act(actor: Actor, notice_id: str, action: str, comment: str | None, data: Mapping[str, Any],
+        expected_version: int | None, at: datetime | None = None) -> Notice:
+    """Apply one action (409 stale version or not possible now, 403 not yours, 422 invalid data)."""
+    if action not in TRANSITIONS:
+        raise ValidationFailed("Unknown action.", errors={"action": [f"Choose from {', '.join(TRANSITIONS)}."]})
+    now = at or utcnow()
+    notice = load_for_update(notice_id)
+    if not permissions.can_view(actor):
+        raise NotFound("No such notice.")
+    check_version(notice.version, expected_version)
+    statuses, to_status = TRANSITIONS[action]
+    if notice.status not in statuses:
+        raise Conflict(f"A notice that is {notice.status} cannot be given {action!r}.",
+                       allowed_actions=allowed_actions(actor, notice))
+    if not permissions.CHECKS[action](actor, notice):
+        if action == "approve" and permissions.may_review(actor):
+            raise Forbidden("You wrote, edited or submitted this notice: another reviewer must approve it.")
+        raise Forbidden(f"You may not {action} this notice.")
+    values = _action_data(action, data)
+    comment = comment.strip() if comment else None
+    if action in _COMMENT_REQUIRED and not comment:
+        raise ValidationFailed(_COMMENT_REQUIRED[action], errors={"comment": [f"Required for {action}."]})
+
+    from_status = notice.status
+    if action == "submit":
+        _contribute(notice, actor)
+        notice.submitted_at = now
+    elif action == "approve":
+        publish_at = values["publish_at"]
+        if publish_at is not None and publish_at <= now:
+            raise ValidationFailed("The publish time has passed.",
+                                   errors={"data.publish_at": ["Must be in the future; leave it out to publish "
+                                                               "now."]})
+        if publish_at is not None:
+            to_status = "scheduled"
+        notice.reviewed_by, notice.reviewed_at = actor.id, now
+        notice.published_at = publish_at or now
+        if notice.revision == 0:
+            _snapshot(notice, notice.contributors[-1] if notice.contributors else notice.author_id, now, None)
+    elif action == "reject":
+        notice.reviewed_by = notice.reviewed_at = notice.published_at = None
+    elif action == "publish":
+        notice.published_at = now
+    elif action == "withdraw":
+        notice.withdrawn_at, notice.withdrawal_reason = now, comment
+    notice.status = to_status
+    notice.history = [*notice.history, _entry(actor, action, now, from_status, to_status, comment)]
+    notice.updated_at = now
+    audit.record(actor, f"notice.{action}", "notice", notice.id,
+                 {"from_status": from_status, "to_status": to_status,
+                  **({"publish_at": notice.published_at.isoformat()} if to_status == "scheduled"
+                     and notice.published_at else {})})
+    db.session.flush()
+    return notice
+
+
+def publish_due_notices(now: datetime | None = None) -> int:
+    """Mark the scheduled notices whose time has come as published; returns how many. For the worker: it runs
+    this periodically and commits. (They are public from their time on regardless; this records it.)"""
+    now = now or utcnow()
+    due = db.session.execute(
+        sa.select(Notice).where(Notice.status == "scheduled", Notice.published_at <= now)
+        .order_by(Notice.published_at, Notice.id).with_for_update()
+    ).scalars().all()
+    for notice in due:
+        notice.status = "published"
+        notice.history = [*notice.history, _entry(SYSTEM, "publish", now, "scheduled", "published", None)]
+        notice.updated_at = now
+        audit.record(SYSTEM, "notice.publish", "notice", notice.id,
+                     {"from_status": "scheduled", "to_status": "published", "scheduled": True})
+    db.session.flush()
+    return len(due)
+
+
+def reindex_all(batch: int = 500) -> int:
+    """Segment every notice again (after an upgrade of the segmentation or of jieba's dictionary); returns how
+    many. The caller commits."""
+    ids = list(db.session.execute(sa.select(Notice.id).order_by(Notice.id)).scalars())
+    for start in range(0, len(ids), batch):
+        for notice in db.session.execute(sa.select(Notice).where(Notice.id.in_(ids[start:start + batch]))).scalars():
+            _reindex(notice)
+    return len(ids)
