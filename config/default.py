@@ -12,6 +12,8 @@ MAX_CONTENT_LENGTH = 20 * 1024 * 1024
 # Largest uploaded file (413 above it); a material of a service may allow less.
 ATTACHMENT_MAX_BYTES = 20 * 1024 * 1024
 REDIS_URL = ""
+# Key of the pseudonyms residents get in the exported event log (OCEL); empty: derived from SECRET_KEY.
+EXPORT_PSEUDONYM_KEY = ""
 
 WECHAT_APP_ID = "wx-civicdesk-dev"
 WECHAT_APP_SECRET = "dev-secret"
@@ -58,3 +60,38 @@ WECHAT_SUBSCRIBE_TEMPLATES = {
 }
 # A claim (签收) lapses when the claimer has not acted for this many hours (0: claims never lapse).
 CLAIM_TIMEOUT_HOURS = 24
+# Feeds of the published notices: their title and description, how many notices they hold by default, how long
+# readers and proxies may cache them, and where a notice's page is ({base}: the site root, {id}: the notice's id).
+FEED_TITLE = "civicdesk 政务公开"
+FEED_DESCRIPTION = "通知公告、政策文件、政策解读和公示公告"
+FEED_SIZE = 50
+FEED_CACHE_SECONDS = 300
+NOTICE_URL_TEMPLATE = "{base}mp/v1/notices/{id}"
+
+# --- the worker (`civicdesk worker`): outbox delivery and scheduled jobs ---
+# How often the worker looks for messages to deliver, and how many it takes at a time.
+WORKER_POLL_SECONDS = 2.0
+OUTBOX_BATCH_SIZE = 20
+# A claimed message is the claimer's for this long; a worker that died gives it up when this runs out. A worker
+# only starts a delivery while at least half of its claim is left (a staff channel call: a quarter), so two live
+# workers never hold one message; delivery is still at least once (a takeover after a worker died mid-send).
+OUTBOX_LEASE_SECONDS = 300
+# Failed deliveries are retried after OUTBOX_BACKOFF_SECONDS, doubling each time up to OUTBOX_BACKOFF_MAX_SECONDS,
+# and dead-lettered after OUTBOX_MAX_ATTEMPTS attempts (`civicdesk outbox retry` sends them again). An attempt is
+# counted when a worker claims the message, so one whose workers die or hang on it is dead-lettered too.
+OUTBOX_MAX_ATTEMPTS = 8
+OUTBOX_BACKOFF_SECONDS = 30
+OUTBOX_BACKOFF_MAX_SECONDS = 6 * 3600
+# Delivered, skipped and refused messages are deleted after this many days (0: kept for ever), except deadline
+# notices while their request is open and supervision reminders while it has an unresolved supervision.
+OUTBOX_RETENTION_DAYS = 90
+# How often reminders, overdue notices and escalations are looked for; publication of scheduled notices; clean-up.
+REMINDER_INTERVAL_SECONDS = 300
+NOTICE_PUBLICATION_INTERVAL_SECONDS = 60
+CLEANUP_INTERVAL_SECONDS = 3600
+# An overdue step is escalated to the department's supervisors at once, then one level up the department tree
+# every ESCALATION_WORKING_DAYS working days it stays overdue.
+ESCALATION_WORKING_DAYS = 2
+# Where staff notifications go besides the console: "log" (the default), or "package.module:factory" of an
+# adapter (SMS, e-mail) taking the settings and returning an object with send(recipient, notification, key).
+STAFF_NOTIFICATION_CHANNEL = "log"

@@ -69,10 +69,12 @@ def create_app(settings: dict[str, Any] | None = None, environment: str | None =
     from miniprogram_api import register as register_miniprogram_api
     from service import accounts
     from service.console_api import register as register_console_api
+    from service.feeds import register as register_feeds
     from service.wechat import build_gateway
 
     app.extensions["wechat"] = build_gateway(conf)
     accounts.init_app(app)
     register_miniprogram_api(api)
     register_console_api(api)
+    register_feeds(api)
     return app

@@ -7,7 +7,9 @@ from service.catalog.models import Service
 from service.consultations.models import Consultation
 from service.core.db import Base
 from service.core.models import AccessToken, AuditRecord, IdempotencyKey
-from service.notifications.models import SubscriptionGrant
+from service.core.search import SearchDocument
+from service.notices.models import Notice, NoticeRevision
+from service.notifications.models import OutboxMessage, StaffNotification, SubscriptionGrant
 from service.processes.models import ProcessVersion
 from service.requests.models import (
     Rating,
@@ -22,6 +24,7 @@ metadata = Base.metadata
 
 __all__ = [
     "AccessToken", "Attachment", "AuditRecord", "CalendarDay", "Consultation", "Department", "IdempotencyKey",
-    "ProcessVersion", "Rating", "Request", "RequestAssignee", "RequestEvent", "RequestNote", "RequestSupervision",
-    "Resident", "Service", "Staff", "StaffRole", "SubscriptionGrant", "metadata",
+    "Notice", "NoticeRevision", "OutboxMessage", "ProcessVersion", "Rating", "Request", "RequestAssignee",
+    "RequestEvent", "RequestNote", "RequestSupervision", "Resident", "SearchDocument", "Service", "Staff",
+    "StaffNotification", "StaffRole", "SubscriptionGrant", "metadata",
 ]

@@ -18,8 +18,12 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "requests.handle": ("handler", "supervisor"),  # work queue, search, notes, follow-ups of bad ratings
     "requests.oversee_subtree": ("supervisor",),  # also see the requests of the departments below
     "requests.supervise": ("supervisor",),  # flag a request (督办) and set a reminder
+    "stats.read": ("supervisor", "admin"),  # statistics and the event log: a supervisor's of their subtree
     "consultations.handle": ("handler", "supervisor"),  # claim, answer, send back
     "consultations.publish": ("publisher", "supervisor"),  # publish as public Q&A
+    "notifications.manage": ("admin",),  # the outbox: list dead-lettered messages and send them again
+    "notices.write": ("publisher",),  # draft, edit, submit, revise published notices, withdraw
+    "notices.review": ("reviewer",),  # approve others' notices (four-eyes), reject, publish now, withdraw
 }
 
 

@@ -10,11 +10,15 @@ from service.console_api import (
     calendar,
     consultations,
     departments,
+    notices,
+    notifications,
+    outbox,
     processes,
     ratings,
     requests,
     services,
     staff,
+    stats,
     supervisions,
     tasks,
 )
@@ -22,5 +26,5 @@ from service.console_api import (
 
 def register(api: Api) -> None:
     for module in (auth, departments, staff, audit, calendar, processes, requests, tasks, consultations, ratings,
-                   services, supervisions):
+                   services, supervisions, notices, notifications, outbox, stats):
         api.register_blueprint(module.blp, url_prefix=f"/console/v1{module.PREFIX}")

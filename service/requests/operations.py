@@ -33,6 +33,7 @@ from service.engine.definition import ProcessDefinition
 from service.engine.errors import ActorNotAllowed, IllegalAction, InvalidActionData
 from service.engine.runtime import Command, Context, EngineActor, RequestState
 from service.engine.serialize import state_from_dict, state_to_dict
+from service.notifications import outbox
 from service.processes.models import ProcessVersion
 from service.processes.queries import active_version_id, definition_by_id, definition_of
 from service.requests.models import (
@@ -198,6 +199,7 @@ def submit(actor: Actor, service: Service, form: Mapping[str, Any], materials: M
     if expected:  # the direct statements flush the new request first
         _insert_assignees(request.id, expected, values["step_due_at"] or values["due_at"])
     _add_event(request.id, 1, event)
+    outbox.on_request_event(request, event, state)
     audit.record(actor, "request.submitted", "request", request.id, {"service": service.code})
     return request
 
@@ -237,6 +239,7 @@ def act(actor: Actor, request_id: str, action: str, comment: str | None, data: M
         updated = _write(request, new_state, state, event, definition, ctx, departments, now)
         audit.record(actor, f"request.{action}", "request", request.id,
                      {"from_step": event.from_step, "to_step": event.to_step})
+        outbox.on_request_event(request, event, new_state)
     _confirm_update(updated)
     return request
 
@@ -317,6 +320,7 @@ def rate(actor: Actor, request_id: str, level: int, comment: str | None, tags: l
         rating.follow_up_due_at = Clock.start(now, days).due_at(ctx.calendar, ctx.tz, now)
     db.session.add(rating)
     db.session.flush()
+    outbox.on_rated(rating)
     audit.record(actor, "request.rated", "request", request.id,
                  {"level": level, "follow_up": rating.follow_up_status})
     db.session.flush()
@@ -353,6 +357,7 @@ def answer_follow_up(actor: Actor, rating_id: str, answer: str, expected_version
     rating.follow_up_answered_by = actor.id
     db.session.flush()
     audit.record(actor, "rating.follow_up_answered", "rating", rating.id, {"request_id": rating.request_id})
+    outbox.on_follow_up_answered(rating)
     return rating
 
 
@@ -369,6 +374,7 @@ def supervise(actor: Actor, request_id: str, comment: str, remind_at: datetime |
                                      remind_at=remind_at)
     db.session.add(supervision)
     db.session.flush()
+    outbox.on_supervised(supervision)
     audit.record(actor, "request.supervised", "request", request.id,
                  {"supervision_id": supervision.id, "remind_at": remind_at.isoformat() if remind_at else None})
     return supervision

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, current_app
 from flask.testing import FlaskClient
 
 from service.accounts import operations as account_operations
@@ -20,6 +20,8 @@ from service.catalog import operations as catalog_operations
 from service.consultations import operations as consultation_operations
 from service.core.auth import SYSTEM, Actor
 from service.core.db import db
+from service.notices import operations as notice_operations
+from service.notifications.models import OutboxMessage
 from service.processes import operations as process_operations
 from service.processes.builtin import builtin_definition_data
 from service.requests import operations as request_operations
@@ -36,6 +38,8 @@ NON_ADMIN_ROLES = ("handler", "supervisor", "publisher", "reviewer")
 #   staff     any staff token;     admin: staff with the admin role
 #   department  staff of the department the request is with now (or was handled by)
 #   supervisor  staff with the supervisor role
+#   stats       supervisors (their department's subtree) and administrators
+#   notices     publishers and reviewers;  publisher: publishers only
 ACCESS: dict[tuple[str, str], str] = {
     ("POST", "/mp/v1/auth/login"): "public",
     ("POST", "/mp/v1/auth/logout"): "resident",
@@ -101,16 +105,40 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/console/v1/consultations"): "staff",
     ("GET", "/console/v1/consultations/<consultation_id>"): "department",
     ("POST", "/console/v1/consultations/<consultation_id>/actions"): "department",
+    ("GET", "/console/v1/notices"): "notices",
+    ("POST", "/console/v1/notices"): "publisher",
+    ("POST", "/console/v1/notices/attachments"): "publisher",
+    ("GET", "/console/v1/notices/<notice_id>"): "notices",
+    ("PATCH", "/console/v1/notices/<notice_id>"): "publisher",
+    ("POST", "/console/v1/notices/<notice_id>/actions"): "publisher",  # submit: a reviewer may not
+    ("GET", "/console/v1/notices/<notice_id>/revisions"): "notices",
+    ("GET", "/mp/v1/notices"): "public",
+    ("GET", "/mp/v1/notices/<notice_id>"): "public",
+    ("GET", "/mp/v1/notices/<notice_id>/attachments/<attachment_id>"): "public",
+    ("GET", "/feeds/notices.rss"): "public",
+    ("GET", "/feeds/notices.atom"): "public",
+    ("GET", "/feeds/notices.json"): "public",
+    ("GET", "/console/v1/notifications"): "staff",
+    ("POST", "/console/v1/notifications/read"): "staff",
+    ("GET", "/console/v1/outbox"): "admin",
+    ("POST", "/console/v1/outbox/<message_id>/retry"): "admin",
+    **{("GET", f"/console/v1/stats/{name}"): "stats"
+       for name in ("backlog", "throughput", "cycle-times", "steps", "bottlenecks", "overdue", "rework", "ratings",
+                    "event-log")},
 }
 DAY = "2031-05-06"
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/console/v1/calendar"): {"from": "2031-05-01", "to": "2031-05-31"},
     ("GET", "/console/v1/calendar/due"): {"received_at": "2031-05-06T10:00:00+08:00", "days": "5"},
     ("GET", "/console/v1/processes/<code>/compare"): {"from": "1", "to": "2"},
+    **{("GET", f"/console/v1/stats/{name}"): {"from": "2031-05-01", "to": "2031-05-31"}
+       for name in ("backlog", "throughput", "cycle-times", "steps", "bottlenecks", "overdue", "rework", "ratings")},
+    ("GET", "/console/v1/stats/event-log"): {"format": "csv"},
 }
 # Endpoints that take multipart/form-data instead of JSON: their fields, made afresh for each call.
 MULTIPART: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
     ("POST", "/mp/v1/attachments"): lambda: {"file": (io.BytesIO(_png()), "authz.png")},
+    ("POST", "/console/v1/notices/attachments"): lambda: {"file": (io.BytesIO(_png()), "notice.png")},
 }
 # Requests an administrator makes first, so that the endpoint has something to act on.
 # Headers an endpoint needs besides the token.
@@ -183,6 +211,9 @@ def _body(method: str, rule: str, ids: dict[str, str]) -> dict[str, Any] | None:
         ("POST", "/mp/v1/subscriptions"): {"accepted": ["tmpl-request-accepted"]},
         ("POST", "/console/v1/consultations/<consultation_id>/actions"): {"action": "claim",
                                                                           "expected_version": 1},
+        ("POST", "/console/v1/notices"): {"title": "停水通知", "body": "明日停水", "category": "announcement"},
+        ("PATCH", "/console/v1/notices/<notice_id>"): {"title": "停水通知（更正）", "expected_version": 1},
+        ("POST", "/console/v1/notices/<notice_id>/actions"): {"action": "submit", "expected_version": 1},
     }
     return bodies.get((method, rule), {} if method in ("POST", "PUT", "PATCH") else None)
 
@@ -199,12 +230,16 @@ def _png() -> bytes:
 
 def _call(client: FlaskClient, method: str, rule: str, ids: dict[str, str],
           headers: dict[str, str] | None = None) -> Any:
-    url = (rule.replace("<department_id>", ids["urban"]).replace("<day>", DAY).replace("<code>", "repair")
+    url = (rule.replace("/attachments/<attachment_id>", f"/attachments/{ids['notice_file']}")
+           if rule.startswith("/mp/v1/notices/") else rule)
+    url = (url.replace("/mp/v1/notices/<notice_id>", f"/mp/v1/notices/{ids['public_notice']}")
+           .replace("<notice_id>", ids["notice"])
+           .replace("<department_id>", ids["urban"]).replace("<day>", DAY).replace("<code>", "repair")
            .replace("<int:version>", "1").replace("<request_id>", ids["request"])
            .replace("<service_id>", ids["service"])
            .replace("<consultation_id>", ids["consultation"]).replace("<rating_id>", ids["rating"])
            .replace("<staff_id>", ids["staff"]).replace("<attachment_id>", ids["attachment"])
-           .replace("<supervision_id>", ids["supervision"]))
+           .replace("<supervision_id>", ids["supervision"]).replace("<message_id>", ids["message"]))
     if (method, rule) in MULTIPART:
         return client.open(url, method=method, data=MULTIPART[(method, rule)](), headers=headers or {},
                            content_type="multipart/form-data", query_string=QUERIES.get((method, rule)))
@@ -226,7 +261,9 @@ def _state(app: Flask) -> dict[str, int]:
     return {table: count_rows(app, table) for table in ("departments", "staff", "audit_records", "residents",
                                                         "process_versions", "request_events", "attachments",
                                                         "consultations", "subscription_grants", "requests",
-                                                        "request_notes", "ratings", "request_supervisions")}
+                                                        "request_notes", "ratings", "request_supervisions",
+                                                        "outbox_messages", "staff_notifications", "notices",
+                                                        "notice_revisions", "search_documents")}
 
 
 class _Tokens:
@@ -286,9 +323,34 @@ def departments(app: Flask, departments: dict[str, str]) -> dict[str, str]:
         supervision = request_operations.supervise(
             Actor(kind="staff", id=overseer.id, department_id=departments["urban"], roles=frozenset({"supervisor"})),
             request.id, "请加快办理", None)
+        dead = OutboxMessage(idempotency_key="authz-dead-letter", channel="wechat", event="request_accepted",
+                             recipient_kind="resident", recipient_id=owner.id, subject_type="request",
+                             subject_id=request.id, status="dead", attempts=8, last_error="WeChat errcode -1")
+        db.session.add(dead)
+        notices = _notices(departments["district"])
         db.session.commit()
         return {**departments, "request": request.id, "service": service.id, "consultation": consultation.id,
-                "rating": rating.id, "staff": target.id, "attachment": photo.id, "supervision": supervision.id}
+                "rating": rating.id, "staff": target.id, "attachment": photo.id, "supervision": supervision.id,
+                "message": dead.id, **notices}
+
+
+def _notices(department_id: str) -> dict[str, str]:
+    """A draft notice, and a published one with an attachment."""
+    writer = account_operations.create_staff(SYSTEM, username="authz-writer", password="long-enough-password",
+                                             department_id=department_id, roles=["publisher"])
+    checker = account_operations.create_staff(SYSTEM, username="authz-checker", password="long-enough-password",
+                                              department_id=department_id, roles=["reviewer"])
+    author = Actor(kind="staff", id=writer.id, department_id=department_id, roles=frozenset({"publisher"}))
+    reviewer = Actor(kind="staff", id=checker.id, department_id=department_id, roles=frozenset({"reviewer"}))
+    scan = Attachment(owner_kind="staff", owner_id=writer.id, filename="scan.png", content_type="image/png",
+                      size=len(_png()), sha256=storage_for(current_app).put(_png()))
+    db.session.add(scan)
+    db.session.flush()
+    draft = notice_operations.create(author, "停水通知", "明日停水", "announcement")
+    public = notice_operations.create(author, "停电通知", "明日停电", "announcement", attachments=[scan.id])
+    notice_operations.act(author, public.id, "submit", None, {}, 1)
+    notice_operations.act(reviewer, public.id, "approve", None, {}, 2)
+    return {"notice": draft.id, "public_notice": public.id, "notice_file": scan.id}
 
 
 @pytest.fixture
@@ -309,7 +371,7 @@ def test_the_table_covers_every_endpoint(app: Flask) -> None:
 
 
 @pytest.mark.parametrize(("method", "rule"), _entries("resident", "own", "owner", "staff", "admin", "department",
-                                                   "supervisor"))
+                                                   "supervisor", "stats", "notices", "publisher"))
 def test_anonymous_is_401(app: Flask, client: FlaskClient, departments: dict[str, str],
                           method: str, rule: str) -> None:
     before = _state(app)
@@ -322,7 +384,7 @@ def test_anonymous_is_401(app: Flask, client: FlaskClient, departments: dict[str
 
 
 @pytest.mark.parametrize(("method", "rule"), _entries("resident", "own", "owner", "staff", "admin", "department",
-                                                   "supervisor"))
+                                                   "supervisor", "stats", "notices", "publisher"))
 def test_the_wrong_kind_of_token_is_401(app: Flask, client: FlaskClient, departments: dict[str, str],
                                         tokens: _Tokens, method: str, rule: str) -> None:
     wrong = tokens["admin"] if ACCESS[(method, rule)] in ("resident", "own", "owner") else tokens["resident"]
@@ -453,3 +515,35 @@ def test_only_supervisors(app: Flask, client: FlaskClient, departments: dict[str
     assert _state(app) == before
     allowed = _call(client, method, rule, departments, bearer(tokens["supervisor"]))
     assert 200 <= allowed.status_code < 300, allowed.get_json()
+
+
+@pytest.mark.parametrize(("method", "rule"), _entries("stats"))
+def test_statistics_are_for_supervisors_and_administrators(app: Flask, client: FlaskClient,
+                                                           departments: dict[str, str], tokens: _Tokens,
+                                                           method: str, rule: str) -> None:
+    others = [tokens[who] for who in ("handler", "publisher", "reviewer")]
+    before = _state(app)
+
+    for token in others:
+        _problem(_call(client, method, rule, departments, bearer(token)), 403)
+
+    assert _state(app) == before
+    for who in ("supervisor", "admin"):
+        allowed = _call(client, method, rule, departments, bearer(tokens[who]))
+        assert allowed.status_code == 200, allowed.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("method", "rule"), _entries("notices", "publisher"))
+def test_notices_are_for_publishers_and_reviewers(app: Flask, client: FlaskClient, departments: dict[str, str],
+                                                  tokens: _Tokens, method: str, rule: str) -> None:
+    allowed = ("publisher",) if ACCESS[(method, rule)] == "publisher" else ("publisher", "reviewer")
+    others = [tokens[who] for who in ("handler", "supervisor", "admin", "reviewer") if who not in allowed]
+    before = _state(app)
+
+    for token in others:
+        _problem(_call(client, method, rule, departments, bearer(token)), 403)
+
+    assert _state(app) == before
+    for who in allowed:
+        response = _call(client, method, rule, departments, bearer(tokens[who]))
+        assert 200 <= response.status_code < 300, response.get_data(as_text=True)

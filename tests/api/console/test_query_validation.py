@@ -16,9 +16,19 @@ CASES = [
     ("admin", "/console/v1/audit", {"limit": "-1"}, 422, "limit"),
     ("admin", "/console/v1/staff", {"cursor": "%%%"}, 400, "cursor"),
     ("urban-handler", "/console/v1/consultations", {"status": "lost"}, 422, "status"),
+    ("publisher", "/console/v1/notices", {"status": "lost"}, 422, "status"),
+    ("reviewer", "/console/v1/notices", {"category": "gossip"}, 422, "category"),
+    ("publisher", "/console/v1/notices", {"q": ""}, 422, "q"),
     ("urban-handler", "/console/v1/services", {"include_inactive": "perhaps"}, 422, "include_inactive"),
     ("urban-handler", "/console/v1/processes/repair/compare", {"from": "one", "to": "2"}, 422, "from"),
     ("urban-handler", "/console/v1/calendar", {"from": "2026-01-01"}, 422, "to"),
+    ("urban-supervisor", "/console/v1/stats/backlog", {"from": "2026-01-01"}, 422, "to"),
+    ("urban-supervisor", "/console/v1/stats/throughput", {"from": "2026-01-01", "to": "2026-01-07",
+                                                          "granularity": "month"}, 422, "granularity"),
+    ("admin", "/console/v1/stats/steps", {"from": "2026-02-30", "to": "2026-03-01"}, 422, "from"),
+    ("admin", "/console/v1/stats/ratings", {"from": "2026-01-01", "to": "2026-01-07", "group": "x"}, 422, "group"),
+    ("admin", "/console/v1/stats/event-log", {"format": "pdf"}, 422, "format"),
+    ("admin", "/console/v1/stats/event-log", {"format": "xes", "from": "2026-02-01", "to": "2026-01-01"}, 422, "to"),
 ]
 
 
