@@ -17,8 +17,9 @@ blp = Blueprint("mp_faq", __name__, description="Published questions and answers
 @blp.arguments(FaqArgs, location="query")
 @blp.response(200, search_page_schema(FaqEntrySchema, "FaqPageSchema"))
 @blp.problem(400, "The cursor is malformed.")
-@blp.problem(422, "A query with nothing to search for.")
+@blp.problem(422, "`q` empty or longer than 100 characters, or an invalid category.")
 def list_faq(args: dict[str, Any]) -> Any:
     """Published Q&A, newest first; `category` filters. With `q` (Chinese full-text search), the most relevant
-    first with highlights; a query that finds nothing answers an empty list with a `message`."""
+    first with highlights; a query that finds nothing, or has nothing to search for (punctuation or question
+    words alone), answers 200 with an empty list and a `message`."""
     return queries.faq_page(args["q"], args["category"], args["cursor"], args["limit"])

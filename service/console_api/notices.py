@@ -102,9 +102,12 @@ def get_notice(notice_id: str) -> Any:
 @blp.problem(403, "Not a publisher.")
 @blp.problem(404, "No such notice.")
 @blp.problem(409, "Stale expected_version, or the notice is under review or scheduled (reject it first).")
-@blp.problem(422, "Invalid fields; `comment` is required for a published notice.")
+@blp.problem(422, "Invalid fields (control characters, unknown attachment, …); `comment` is required for a "
+                 "published notice.")
 def edit_notice(body: dict[str, Any], notice_id: str) -> Any:
-    """Change a draft, or a published notice: then the text before and after is kept as a revision."""
+    """Change a draft; or propose a change of a published notice (`comment` required): it waits as
+    `pending_revision`, the public reading the published text, until a reviewer who did not edit it approves it
+    (then it is published as the next revision) or rejects it."""
     changes = {k: v for k, v in body.items() if k not in ("comment", "expected_version")}
     operations.edit(current_actor(), notice_id, changes, body["comment"], expected_version(body["expected_version"]))
     return _view(notice_id)
@@ -114,12 +117,15 @@ def edit_notice(body: dict[str, Any], notice_id: str) -> Any:
 @staff_required(*console_roles())
 @blp.arguments(NoticeActionSchema)
 @blp.response(200, StaffNoticeSchema)
-@blp.problem(403, "The action is not yours: approving a notice you wrote, edited or submitted, or lacking the role.")
+@blp.problem(403, "The action is not yours: approving a text you wrote, edited or submitted, submitting a draft "
+                 "you neither wrote nor edited, or lacking the role.")
 @blp.problem(404, "No such notice.")
 @blp.problem(409, "Stale expected_version, or the action is not possible now (`allowed_actions` lists what is).")
 @blp.problem(422, "Invalid data (`data.publish_at` in the past), or a missing comment for reject and withdraw.")
 def act(body: dict[str, Any], notice_id: str) -> Any:
-    """`submit`, `approve` (`data.publish_at` to schedule), `reject`, `publish`, `withdraw`."""
+    """`submit`, `approve` (`data.publish_at` to schedule; on a published notice, its pending revision),
+    `reject` (on a published notice, drops its pending revision), `publish`, `withdraw`. A scheduled notice
+    whose time has come is published: it can be withdrawn or revised, no longer rejected."""
     operations.act(current_actor(), notice_id, body["action"], body["comment"], body["data"],
                    expected_version(body["expected_version"]))
     return _view(notice_id)

@@ -13,6 +13,7 @@ from service.consultations.models import STATUSES
 from service.core.pagination import PageArgs
 from service.core.privacy import mask_id_number, mask_phone
 from service.core.schemas import LocalDateTime
+from service.core.search import no_control_characters
 
 ACTIONS = ("claim", "answer", "send_back", "publish")
 MAX_MATERIALS = 20
@@ -56,7 +57,7 @@ def _stripped(data: Any, *names: str) -> Any:
 # --- residents -----------------------------------------------------------------------------------------------
 
 class ConsultationCreateSchema(ma.Schema):
-    question = ma.fields.String(required=True, validate=ma.validate.Length(min=2, max=2000),
+    question = ma.fields.String(required=True, validate=[ma.validate.Length(min=2, max=2000), no_control_characters],
                                 metadata={"description": "The question, 2 to 2000 characters."})
     category = ma.fields.String(load_default=None, validate=ma.validate.Length(min=1, max=64),
                                 metadata={"description": "A topic of the resident's choosing, such as 社保 or 户籍; "
@@ -155,7 +156,7 @@ class ConsultationActionSchema(ma.Schema):
 
 
 class AnswerDataSchema(ma.Schema):
-    answer = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=10000))
+    answer = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=10000), no_control_characters])
 
     @ma.pre_load
     def _normalise(self, data: Any, **_kwargs: Any) -> Any:
@@ -165,8 +166,8 @@ class AnswerDataSchema(ma.Schema):
 class PublishDataSchema(ma.Schema):
     """The public question and answer, edited so that nobody can be recognised from them."""
 
-    question = ma.fields.String(required=True, validate=ma.validate.Length(min=2, max=2000))
-    answer = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=10000))
+    question = ma.fields.String(required=True, validate=[ma.validate.Length(min=2, max=2000), no_control_characters])
+    answer = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=10000), no_control_characters])
 
     @ma.pre_load
     def _normalise(self, data: Any, **_kwargs: Any) -> Any:

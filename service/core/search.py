@@ -165,10 +165,14 @@ def parse_query(text: str) -> Query:
 
 # --- the index ---------------------------------------------------------------------------------------------
 
+def document_tokens(title: str | None, body: str | None) -> tuple[str, str]:
+    """The ``(title_tokens, body_tokens)`` columns of a document, as :func:`index` stores them."""
+    return " ".join(index_tokens(title)), " ".join(index_tokens(body))
+
+
 def index(kind: str, object_id: str, title: str | None, body: str | None) -> None:
     """(Re)index one object in the current transaction."""
-    title_tokens = " ".join(index_tokens(title))
-    body_tokens = " ".join(index_tokens(body))
+    title_tokens, body_tokens = document_tokens(title, body)
     document = db.session.execute(
         sa.select(SearchDocument).where(SearchDocument.kind == kind, SearchDocument.object_id == object_id)
     ).scalar_one_or_none()
@@ -189,7 +193,7 @@ def _dialect() -> str:
     return db.session.get_bind().dialect.name
 
 
-def _occurrences(tokens: sa.ColumnElement[str], term: str, prefix: bool) -> sa.ColumnElement[int]:
+def _occurrences(tokens: Any, term: str, prefix: bool) -> Any:
     """How many of the space-separated ``tokens`` are ``term`` (or, for a prefix term, start with it), computed
     by the same string functions on SQLite and PostgreSQL: each token padded with its own spaces, then the
     pattern's occurrences counted by what replacing them removes."""
@@ -203,7 +207,7 @@ def score(query: Query) -> sa.ColumnElement[int]:
     """The relevance of a document: per query term, ``TITLE_WEIGHT`` × its occurrences in the title plus its
     occurrences in the body. It depends on the document alone (no corpus statistics), so it is the same on
     SQLite and PostgreSQL and does not move when other documents are indexed: a cursor holding it stays valid."""
-    total: sa.ColumnElement[int] = sa.literal(0)
+    total: Any = sa.literal(0)
     for term in query.terms:
         prefix = query.is_prefix(term)
         total = (total + TITLE_WEIGHT * _occurrences(SearchDocument.title_tokens, term, prefix)

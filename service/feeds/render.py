@@ -1,5 +1,6 @@
 """Feed documents from notices: RSS 2.0 and Atom 1.0 through feedgen, JSON Feed 1.1 (which feedgen does not
-write) by hand. Bodies are plain text, given to feed readers as escaped HTML paragraphs."""
+write) by hand. Bodies are plain text, given to feed readers as escaped HTML paragraphs. C0 control characters
+(which XML cannot hold; inputs refuse them, but older rows may have them) are left out of every text."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from feedgen.feed import FeedGenerator
 
+from service.core.search import strip_control_characters as _clean
 from service.notices.models import CATEGORY_NAMES, Notice
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
@@ -29,14 +31,14 @@ class FeedInfo:
 
 def body_html(text: str) -> str:
     """Plain text as HTML: escaped, blank-line separated paragraphs, line breaks kept."""
-    paragraphs = [p.strip() for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
+    paragraphs = [p.strip() for p in _clean(text).replace("\r\n", "\n").split("\n\n") if p.strip()]
     return "".join("<p>" + html.escape(p).replace("\n", "<br/>") + "</p>" for p in paragraphs)
 
 
 def _summary(notice: Notice, length: int = 140) -> str:
-    if notice.summary:
-        return notice.summary
-    text = " ".join(notice.body.split())
+    if notice.summary and _clean(notice.summary).strip():
+        return _clean(notice.summary)
+    text = " ".join(_clean(notice.body).split())
     return text if len(text) <= length else text[:length] + "…"
 
 
@@ -50,10 +52,10 @@ def _dates(notice: Notice, tz: tzinfo) -> tuple[datetime, datetime]:
 def _generator(info: FeedInfo, notices: list[Notice], links: dict[str, str], atom_url: str) -> FeedGenerator:
     fg = FeedGenerator()
     fg.id(info.feed_url)
-    fg.title(info.title)
-    fg.description(info.description)
-    fg.subtitle(info.description)
-    fg.author({"name": info.title})
+    fg.title(_clean(info.title))
+    fg.description(_clean(info.description))
+    fg.subtitle(_clean(info.description))
+    fg.author({"name": _clean(info.title)})
     fg.link(href=atom_url, rel="self")
     fg.link(href=info.home_url, rel="alternate")  # after "self": RSS's <link> is the last one given
     fg.language(info.language)
@@ -64,7 +66,7 @@ def _generator(info: FeedInfo, notices: list[Notice], links: dict[str, str], ato
         entry = fg.add_entry(order="append")
         entry.id(links[notice.id])
         entry.guid(links[notice.id], permalink=True)
-        entry.title(notice.title)
+        entry.title(_clean(notice.title))
         entry.link(href=links[notice.id])
         entry.description(_summary(notice))
         entry.content(body_html(notice.body), type="html")
@@ -90,10 +92,10 @@ def json_feed(info: FeedInfo, notices: list[Notice], links: dict[str, str]) -> b
         items.append({
             "id": links[notice.id],
             "url": links[notice.id],
-            "title": notice.title,
+            "title": _clean(notice.title),
             "summary": _summary(notice),
             "content_html": body_html(notice.body),
-            "content_text": notice.body,
+            "content_text": _clean(notice.body),
             "date_published": published.isoformat(),
             "date_modified": modified.isoformat(),
             "tags": [CATEGORY_NAMES.get(notice.category, notice.category)],

@@ -49,6 +49,10 @@ class Notice(IdMixin, VersionedMixin, TimestampMixin, Base):
     revision: Mapped[int] = mapped_column(sa.Integer, default=0)
     revised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     history: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    # A change of the published text waiting for a reviewer who had no hand in it (four-eyes): {title, summary,
+    # body, category, attachments, fields, comment, edited_by, edited_at, contributors}. The public keeps
+    # reading the published text until it is approved (then a new revision) or rejected (then dropped).
+    pending_revision: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
 
 
 class NoticeRevision(IdMixin, Base):
@@ -67,3 +71,5 @@ class NoticeRevision(IdMixin, Base):
     edited_by: Mapped[str] = mapped_column(sa.ForeignKey("staff.id"))
     edited_at: Mapped[datetime] = mapped_column(UTCDateTime())
     comment: Mapped[str | None] = mapped_column(sa.Text)
+    # The reviewer who approved this text (none for revisions recorded before four-eyes covered revisions).
+    reviewed_by: Mapped[str | None] = mapped_column(sa.ForeignKey("staff.id"))

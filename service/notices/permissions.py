@@ -1,7 +1,9 @@
 """Who may do what with a notice: ``can_<verb>(actor, notice)``.
 
-Publishers draft, edit, submit and revise published notices; reviewers approve (four-eyes: never a notice they
-wrote, edited or submitted), reject, publish a scheduled notice early; either may withdraw a public notice.
+Publishers draft, edit and propose revisions of published notices; the author or a publisher who edited the draft
+submits it; reviewers approve (four-eyes: never a text they wrote, edited or submitted; for a revision of a
+published notice, never one they edited), reject, publish a scheduled notice early; either may withdraw a public
+notice.
 """
 
 from __future__ import annotations
@@ -29,13 +31,19 @@ def can_edit(actor: Actor, notice: Notice) -> bool:
 
 
 def can_submit(actor: Actor, notice: Notice) -> bool:
-    return may(actor, "notices.write")
+    """The author, or a publisher who edited the draft (they answer for the text they send to review)."""
+    return may(actor, "notices.write") and (actor.kind == "system" or actor.id == notice.author_id
+                                            or actor.id in (notice.contributors or []))
 
 
 def can_approve(actor: Actor, notice: Notice) -> bool:
-    """A reviewer who had no hand in the text (四眼原则)."""
-    return may(actor, "notices.review") and actor.id not in (notice.contributors or []) \
-        and actor.id != notice.author_id
+    """A reviewer who had no hand in the text (四眼原则): for a pending revision of a published notice, in the
+    revision."""
+    if not may(actor, "notices.review"):
+        return False
+    if notice.status != "in_review" and notice.pending_revision is not None:
+        return actor.id not in notice.pending_revision.get("contributors", [])
+    return actor.id not in (notice.contributors or []) and actor.id != notice.author_id
 
 
 def can_reject(actor: Actor, notice: Notice) -> bool:

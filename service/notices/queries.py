@@ -33,6 +33,13 @@ def is_public(now: datetime) -> sa.ColumnElement[bool]:
     return sa.and_(Notice.status.in_(PUBLIC_STATUSES), Notice.published_at <= now)
 
 
+def _was_public(notice: Notice) -> bool:
+    """A withdrawn notice was public when its publish time came before the withdrawal."""
+    return notice.status != "withdrawn" or (
+        notice.published_at is not None and notice.withdrawn_at is not None
+        and notice.published_at <= notice.withdrawn_at)
+
+
 def _attachment_infos(notice: Notice) -> list[Attachment]:
     if not notice.attachments:
         return []
@@ -73,6 +80,11 @@ class NoticeView:
     def snippet(self) -> str:
         return search.snippet(self.notice.summary or self.notice.body if not self.words else self.notice.body,
                               self.words)
+
+    @property
+    def pending_revision(self) -> dict[str, Any] | None:
+        pending = self.notice.pending_revision
+        return None if pending is None else {**pending, "edited_at": datetime.fromisoformat(pending["edited_at"])}
 
     @property
     def history(self) -> list[dict[str, Any]]:
@@ -116,11 +128,12 @@ def public_page(q: str | None, category: str | None, cursor: str | None, limit: 
 
 
 def public_notice(notice_id: str, now: datetime | None = None) -> PublicNoticeView:
-    """A public notice with its revision notes (404 never or not yet public, 410 withdrawn)."""
+    """A public notice with its revision notes (404 never or not yet public, even when withdrawn before its
+    time; 410 withdrawn after being public)."""
     now = now or clock()
     notice = db.session.get(Notice, notice_id)
     if notice is None or notice.published_at is None or notice.published_at > now or notice.status not in (
-            *PUBLIC_STATUSES, "withdrawn"):
+            *PUBLIC_STATUSES, "withdrawn") or not _was_public(notice):
         raise NotFound("No such notice.")
     if notice.status == "withdrawn":
         raise Gone("This notice has been withdrawn.", withdrawn_at=notice.withdrawn_at.isoformat()
@@ -158,12 +171,15 @@ def feed_fingerprint(category: str | None, limit: int, now: datetime | None = No
 
 
 def feed_changed_at(category: str | None, now: datetime | None = None) -> datetime | None:
-    """When what a feed shows last changed: a notice appearing, being revised, or being withdrawn."""
+    """When what the feeds show last changed: a notice appearing, being revised (perhaps into or out of a
+    category) or being withdrawn after it was public. Every category counts, whatever ``category`` is: a notice
+    that leaves a category's feed changes it too. (Conservative: a change elsewhere moves it as well.)"""
+    del category
     now = now or clock()
+    was_public = sa.or_(Notice.status.in_(PUBLIC_STATUSES),
+                        sa.and_(Notice.status == "withdrawn", Notice.published_at <= Notice.withdrawn_at))
     stmt = sa.select(sa.func.max(Notice.updated_at), sa.func.max(Notice.published_at)).where(
-        Notice.status.in_((*PUBLIC_STATUSES, "withdrawn")), Notice.published_at <= now)
-    if category is not None:
-        stmt = stmt.where(Notice.category == category)
+        was_public, Notice.published_at <= now)
     updated, published = db.session.execute(stmt).one()
     moments = [m for m in (updated, published) if m is not None]
     return max(moments) if moments else None

@@ -8,7 +8,7 @@ import marshmallow as ma
 
 from service.core.pagination import PageArgs
 from service.core.schemas import LocalDateTime
-from service.core.search import search_page_schema
+from service.core.search import no_control_characters, search_page_schema
 from service.notices.models import CATEGORIES, STATUSES
 
 ACTIONS = ("submit", "approve", "reject", "publish", "withdraw")
@@ -22,9 +22,11 @@ def _stripped(data: Any, *names: str) -> Any:
     return {**data, **{n: data[n].strip() for n in names if isinstance(data.get(n), str)}}
 
 
-_TITLE = ma.validate.Length(min=2, max=200)
-_BODY = ma.validate.Length(min=1, max=50000)
-_SUMMARY = ma.validate.Length(max=500)
+# Free text refuses C0 control characters but tab, line feed and carriage return (422): feeds are XML.
+_TITLE = ma.validate.And(ma.validate.Length(min=2, max=200), no_control_characters)
+_BODY = ma.validate.And(ma.validate.Length(min=1, max=50000), no_control_characters)
+_SUMMARY = ma.validate.And(ma.validate.Length(max=500), no_control_characters)
+_COMMENT = ma.validate.And(ma.validate.Length(max=2000), no_control_characters)
 _CATEGORY = ma.validate.OneOf(CATEGORIES)
 _ATTACHMENT_IDS = ma.validate.Length(max=MAX_ATTACHMENTS)
 
@@ -49,7 +51,8 @@ class NoticeCreateSchema(ma.Schema):
 
 
 class NoticeUpdateSchema(ma.Schema):
-    """A change of a draft, or of a published notice (then a new revision, `comment` saying what changed)."""
+    """A change of a draft; or of a published notice, `comment` saying what changed: it waits as the notice's
+    `pending_revision` until a reviewer who had no hand in it approves it (then a new revision) or rejects it."""
 
     title = ma.fields.String(validate=_TITLE)
     body = ma.fields.String(validate=_BODY)
@@ -57,8 +60,9 @@ class NoticeUpdateSchema(ma.Schema):
     summary = ma.fields.String(allow_none=True, validate=_SUMMARY)
     attachments = ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=26)),
                                  validate=_ATTACHMENT_IDS)
-    comment = ma.fields.String(load_default=None, validate=ma.validate.Length(max=2000),
-                               metadata={"description": "What changed; required for a published notice."})
+    comment = ma.fields.String(load_default=None, validate=_COMMENT, metadata={
+        "description": "What changed; required for a published notice, whose change then waits for a reviewer "
+                       "(`pending_revision`)."})
     expected_version = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1),
                                          metadata={"description": "The version you read (or send If-Match)."})
 
@@ -69,11 +73,14 @@ class NoticeUpdateSchema(ma.Schema):
 
 class NoticeActionSchema(ma.Schema):
     action = ma.fields.String(required=True, validate=ma.validate.OneOf(ACTIONS), metadata={
-        "description": "submit (draft → in_review); approve (a reviewer who had no hand in it: → published, or → "
-                       "scheduled with data.publish_at); reject (in_review or scheduled → draft, comment "
-                       "required); publish (scheduled → published now); withdraw (published or scheduled → "
-                       "withdrawn, comment required: the reason)"})
-    comment = ma.fields.String(load_default=None, validate=ma.validate.Length(max=2000))
+        "description": "submit (the author or a publisher who edited it: draft → in_review); approve (a "
+                       "reviewer who had no hand in it: → published, or → scheduled with data.publish_at; on a "
+                       "published notice, its pending revision becomes the published text); reject (in_review, "
+                       "or scheduled before its time → draft; on a published notice, drops its pending "
+                       "revision; comment required); publish (scheduled → published now); withdraw (published "
+                       "or scheduled → withdrawn, comment required: the reason). A scheduled notice whose time "
+                       "has come is published for every action."})
+    comment = ma.fields.String(load_default=None, validate=_COMMENT)
     data = ma.fields.Dict(keys=ma.fields.String(), load_default=dict)
     expected_version = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1),
                                          metadata={"description": "The version you read (or send If-Match)."})
@@ -122,11 +129,26 @@ class StaffNoticeSummarySchema(ma.Schema):
     department_id = ma.fields.String(allow_none=True)
     published_at = LocalDateTime(allow_none=True, metadata={
         "description": "When it is (or was, or will be when scheduled) public."})
-    revision = ma.fields.Integer(metadata={"description": "0 before publication; 1 as published; +1 per change "
-                                                          "after publication."})
+    revision = ma.fields.Integer(metadata={"description": "0 before publication; 1 as it became public; +1 per "
+                                                          "approved change after publication."})
     created_at = LocalDateTime()
     updated_at = LocalDateTime()
     version = ma.fields.Integer()
+
+
+class PendingRevisionSchema(ma.Schema):
+    title = ma.fields.String()
+    summary = ma.fields.String(allow_none=True)
+    body = ma.fields.String()
+    category = ma.fields.String()
+    attachments = ma.fields.List(ma.fields.String())
+    changed = ma.fields.List(ma.fields.String(), attribute="fields", data_key="fields",
+                             metadata={"description": "What differs from the published text."})
+    comment = ma.fields.String(allow_none=True)
+    edited_by = ma.fields.String(metadata={"description": "Who changed it last."})
+    edited_at = LocalDateTime()
+    contributors = ma.fields.List(ma.fields.String(), metadata={
+        "description": "Everyone who edited it; none of them may approve it."})
 
 
 class StaffNoticeSchema(StaffNoticeSummarySchema):
@@ -142,6 +164,8 @@ class StaffNoticeSchema(StaffNoticeSummarySchema):
     withdrawal_reason = ma.fields.String(allow_none=True)
     revised_at = LocalDateTime(allow_none=True)
     history = ma.fields.List(ma.fields.Nested(NoticeHistoryEntrySchema))
+    pending_revision = ma.fields.Nested(PendingRevisionSchema, allow_none=True, metadata={
+        "description": "A change of the published text waiting for review (approve or reject); null otherwise."})
     allowed_actions = ma.fields.List(ma.fields.String(), metadata={"description": "What you may do now."})
 
 
@@ -161,6 +185,7 @@ class NoticeRevisionSchema(ma.Schema):
     edited_by = ma.fields.String()
     edited_at = LocalDateTime()
     comment = ma.fields.String(allow_none=True)
+    reviewed_by = ma.fields.String(allow_none=True, metadata={"description": "The reviewer who approved it."})
 
 
 class NoticeRevisionListArgs(PageArgs):

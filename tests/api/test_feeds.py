@@ -20,6 +20,7 @@ from service.accounts.models import Department, Staff
 from service.core.auth import Actor
 from service.core.db import db, utcnow
 from service.notices import operations
+from service.notices.models import Notice
 
 FEEDS = {"rss": ("/feeds/notices.rss", "application/rss+xml", "rss20"),
          "atom": ("/feeds/notices.atom", "application/atom+xml", "atom10"),
@@ -192,3 +193,79 @@ def test_an_empty_feed_is_valid(client: FlaskClient, demo: Flask) -> None:
     for kind in FEEDS:
         assert parse(client, kind).entries == []
     assert "Last-Modified" not in client.get("/feeds/notices.rss").headers
+
+
+def _actors(app: Flask) -> tuple[Actor, Actor]:
+    with app.app_context():
+        ids = {s.username: s.id for s in db.session.execute(sa.select(Staff)).scalars()}
+    return (Actor(kind="staff", id=ids["publisher"], roles=frozenset({"publisher"})),
+            Actor(kind="staff", id=ids["reviewer"], roles=frozenset({"reviewer"})))
+
+
+def test_a_scheduled_notice_enters_the_feeds_exactly_at_its_time(app: Flask, client: FlaskClient, demo: Flask,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    author, reviewer = _actors(app)
+    publish_at = (utcnow() + timedelta(hours=3)).replace(microsecond=0)
+    with app.app_context():
+        notice = operations.create(author, "停电通知", "3月1日停电", "announcement")
+        operations.act(author, notice.id, "submit", None, {}, notice.version)
+        operations.act(reviewer, notice.id, "approve", None, {"publish_at": publish_at}, notice.version)
+        db.session.commit()
+        notice_id = notice.id
+
+    def feed_at(moment: datetime, **headers: str) -> Any:
+        monkeypatch.setattr("service.notices.queries.utcnow", lambda: moment)
+        return client.get("/feeds/notices.rss", headers=headers)
+
+    before = feed_at(publish_at - timedelta(seconds=1))
+    assert read(before).entries == []
+    assert "Last-Modified" not in before.headers
+    on_time = feed_at(publish_at)
+    assert [e.link.rsplit("/", 1)[-1] for e in read(on_time).entries] == [notice_id]
+    assert parsedate_to_datetime(on_time.headers["Last-Modified"]) == publish_at
+    assert on_time.headers["ETag"] != before.headers["ETag"]
+    since = format_datetime(publish_at - timedelta(seconds=1), usegmt=True)
+    assert feed_at(publish_at, **{"If-Modified-Since": since}).status_code == 200
+    assert feed_at(publish_at + timedelta(hours=1),
+                   **{"If-Modified-Since": on_time.headers["Last-Modified"]}).status_code == 304
+
+
+def test_a_notice_leaving_a_category_feed_changes_its_last_modified(app: Flask, client: FlaskClient,
+                                                                   publish: Callable[..., str]) -> None:
+    author, reviewer = _actors(app)
+    publish("关于促进民营经济发展的若干措施", category="policy", ago=timedelta(days=2))
+    moving = publish("关于调整停车收费标准的通知", category="policy", ago=timedelta(days=1))
+    url = "/feeds/notices.rss"
+    first = client.get(url, query_string={"category": "policy"})
+    assert len(read(first).entries) == 2
+    last_modified = first.headers["Last-Modified"]
+
+    with app.app_context():
+        version = db.session.get(Notice, moving).version  # type: ignore[union-attr]
+        operations.edit(author, moving, {"category": "announcement"}, "分类有误", version,
+                        at=utcnow() + timedelta(seconds=2))
+        operations.act(reviewer, moving, "approve", None, {}, version + 1, at=utcnow() + timedelta(seconds=2))
+        db.session.commit()
+
+    after = client.get(url, query_string={"category": "policy"}, headers={"If-Modified-Since": last_modified})
+    assert after.status_code == 200
+    assert len(read(after).entries) == 1
+    assert parsedate_to_datetime(after.headers["Last-Modified"]) > parsedate_to_datetime(last_modified)
+
+
+@pytest.mark.parametrize("kind", FEEDS)
+def test_control_characters_of_older_rows_are_left_out(app: Flask, client: FlaskClient,
+                                                       publish: Callable[..., str], kind: str) -> None:
+    notice_id = publish("停水通知", "正文")
+    with app.app_context():  # as a row written before inputs refused them (PostgreSQL never holds NUL)
+        db.session.execute(sa.update(Notice).where(Notice.id == notice_id).values(
+            title="停水\x0b通知", summary="摘要\x0c", body="第一段\x1f\n\n第二段\x08。"))
+        db.session.commit()
+
+    entry = parse(client, kind).entries[0]
+    assert entry.title == "停水通知"
+    content = entry.content[0].value if "content" in entry else entry.summary
+    assert "第一段" in content
+    assert "\x1f" not in content
+    assert "\x08" not in content
+    assert client.head(FEEDS[kind][0]).status_code == 200

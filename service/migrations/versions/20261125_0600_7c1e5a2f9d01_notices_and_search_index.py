@@ -90,6 +90,7 @@ def upgrade() -> None:
     sa.Column('revision', sa.Integer(), nullable=False),
     sa.Column('revised_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('history', sa.JSON(), nullable=False),
+    sa.Column('pending_revision', sa.JSON(), nullable=True),
     sa.Column('id', sa.String(length=26), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
@@ -116,8 +117,10 @@ def upgrade() -> None:
     sa.Column('edited_by', sa.String(length=26), nullable=False),
     sa.Column('edited_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('comment', sa.Text(), nullable=True),
+    sa.Column('reviewed_by', sa.String(length=26), nullable=True),
     sa.Column('id', sa.String(length=26), nullable=False),
     sa.ForeignKeyConstraint(['edited_by'], ['staff.id'], name=op.f('fk_notice_revisions_edited_by_staff')),
+    sa.ForeignKeyConstraint(['reviewed_by'], ['staff.id'], name=op.f('fk_notice_revisions_reviewed_by_staff')),
     sa.ForeignKeyConstraint(['notice_id'], ['notices.id'], name=op.f('fk_notice_revisions_notice_id_notices'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notice_revisions')),
     sa.UniqueConstraint('notice_id', 'number', name=op.f('uq_notice_revisions_notice_id_number'))

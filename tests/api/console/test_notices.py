@@ -248,32 +248,77 @@ def test_publish_a_scheduled_notice_now_and_reject_a_scheduled_one(client: Flask
     assert (back["status"], back["published_at"]) == ("draft", None)
 
 
-def test_revisions_after_publication(app: Flask, client: FlaskClient, login_as: Login) -> None:
+def test_revisions_after_publication_wait_for_a_second_pair_of_eyes(
+        app: Flask, client: FlaskClient, login_as: Login,
+        second_staff: Callable[[str, str], dict[str, str]]) -> None:
     publisher, reviewer = login_as("publisher"), login_as("reviewer")
     notice = ok(act(client, reviewer, ok(act(client, publisher, create(client, publisher), "submit")), "approve"))
 
     missing = client.patch(f"{URL}/{notice['id']}", headers=publisher,
                            json={"body": "更正：2月18日恢复办理。", "expected_version": notice["version"]})
     assert "comment" in problem(missing, 422)["errors"]
-    revised = ok(client.patch(f"{URL}/{notice['id']}", headers=publisher,
-                              json={"body": "更正：2月18日恢复办理。", "comment": "更正恢复日期",
-                                    "expected_version": notice["version"]}))
-    assert (revised["status"], revised["revision"], revised["body"]) == ("published", 2, "更正：2月18日恢复办理。")
+    proposed = ok(client.patch(f"{URL}/{notice['id']}", headers=publisher,
+                               json={"body": "更正：2月18日恢复办理。", "comment": "更正恢复日期",
+                                     "expected_version": notice["version"]}))
+    # nothing public changes yet: the change waits for review
+    assert (proposed["status"], proposed["revision"], proposed["body"]) == ("published", 1, DRAFT["body"])
+    pending = proposed["pending_revision"]
+    assert (pending["body"], pending["fields"], pending["comment"]) == (
+        "更正：2月18日恢复办理。", ["body"], "更正恢复日期")
+    assert client.get(f"/mp/v1/notices/{notice['id']}").get_json()["body"] == DRAFT["body"]
+    assert client.get("/mp/v1/notices", query_string={"q": "恢复"}).get_json()["items"] == []
+    assert proposed["allowed_actions"] == ["withdraw"]  # a publisher cannot approve it
+
+    # a reviewer who edited the revision may not approve it
+    editing_reviewer = second_staff("editing-reviewer", "publisher")
+    with app.app_context():
+        account = db.session.execute(sa.select(Staff).where(Staff.username == "editing-reviewer")).scalar_one()
+        account_operations.update_staff(Actor(kind="system", id="system"), account.id,
+                                        {"roles": ["publisher", "reviewer"]}, account.version)
+        db.session.commit()
+    editing_reviewer = bearer(client.post("/console/v1/auth/login", json={
+        "username": "editing-reviewer", "password": DEMO_PASSWORD}).get_json()["token"])
+    proposed = ok(client.patch(f"{URL}/{notice['id']}", headers=editing_reviewer,
+                               json={"title": "关于春节期间政务服务中心开放时间的通知（更正）",
+                                     "comment": "标题注明更正",
+                                     "expected_version": proposed["version"]}))
+    assert proposed["pending_revision"]["fields"] == ["body", "title"]
+    assert "approve" not in proposed["allowed_actions"]
+    assert "another reviewer" in problem(act(client, editing_reviewer, proposed, "approve"), 403)["detail"]
+
+    # the reviewer who approved the original may approve the revision: they did not write it
+    revised = ok(act(client, reviewer, proposed, "approve"))
+    assert (revised["status"], revised["revision"], revised["body"], revised["pending_revision"]) == (
+        "published", 2, "更正：2月18日恢复办理。", None)
+    assert revised["title"].endswith("（更正）")
     assert revised["revised_at"] is not None
 
     revisions = ok(client.get(f"{URL}/{notice['id']}/revisions", headers=reviewer))
-    assert [(r["number"], r["body"], r["comment"]) for r in revisions["items"]] == [
-        (1, DRAFT["body"], None), (2, "更正：2月18日恢复办理。", "更正恢复日期")]
+    reviewer_id, publisher_id = staff_id(app, "reviewer"), staff_id(app, "publisher")
+    assert [(r["number"], r["body"], r["comment"], r["edited_by"], r["reviewed_by"]) for r in revisions["items"]] \
+        == [(1, DRAFT["body"], None, publisher_id, reviewer_id),
+            (2, "更正：2月18日恢复办理。", "标题注明更正", staff_id(app, "editing-reviewer"), reviewer_id)]
     public = client.get(f"/mp/v1/notices/{notice['id']}").get_json()
     assert public["body"] == "更正：2月18日恢复办理。"
-    assert [(r["number"], r["comment"]) for r in public["revisions"]] == [(2, "更正恢复日期")]
+    assert [(r["number"], r["comment"]) for r in public["revisions"]] == [(2, "标题注明更正")]
+    assert [i["id"] for i in client.get("/mp/v1/notices", query_string={"q": "恢复"}).get_json()["items"]] == [
+        notice["id"]]
     # nothing changed: no revision
     same = ok(client.patch(f"{URL}/{notice['id']}", headers=publisher,
                            json={"body": "更正：2月18日恢复办理。", "comment": "再存一次",
                                  "expected_version": revised["version"]}))
-    assert same["revision"] == 2
-    assert same["version"] == revised["version"]
-    assert count_rows(app, "audit_records", action="notice.revised") == 1
+    assert (same["revision"], same["version"], same["pending_revision"]) == (2, revised["version"], None)
+
+    # a rejected revision is dropped; the published text stays
+    again = ok(client.patch(f"{URL}/{notice['id']}", headers=publisher,
+                            json={"body": "错误的更正", "comment": "再次更正", "expected_version": same["version"]}))
+    assert "comment" in problem(act(client, reviewer, again, "reject"), 422)["errors"]
+    dropped = ok(act(client, reviewer, again, "reject", comment="无需更正"))
+    assert (dropped["status"], dropped["revision"], dropped["pending_revision"], dropped["body"]) == (
+        "published", 2, None, "更正：2月18日恢复办理。")
+    assert dropped["published_at"] == revised["published_at"]
+    assert client.get(f"/mp/v1/notices/{notice['id']}").status_code == 200
+    assert count_rows(app, "audit_records", action="notice.revision_proposed") == 3
 
 
 def test_withdrawn_notices_leave_lists_and_answer_410(client: FlaskClient, login_as: Login) -> None:
@@ -374,3 +419,175 @@ def test_attachments_upload_attach_and_download(app: Flask, client: FlaskClient,
     download.close()
     assert client.get(f"/mp/v1/notices/{notice['id']}").get_json()["attachments"][0]["id"] == attachment["id"]
     problem(client.get(f"/mp/v1/notices/{notice['id']}/attachments/01unknown"), 404)
+
+
+def _both_roles(app: Flask, client: FlaskClient, second_staff: Callable[[str, str], dict[str, str]],
+                username: str) -> dict[str, str]:
+    second_staff(username, "publisher")
+    with app.app_context():
+        account = db.session.execute(sa.select(Staff).where(Staff.username == username)).scalar_one()
+        account_operations.update_staff(Actor(kind="system", id="system"), account.id,
+                                        {"roles": ["publisher", "reviewer"]}, account.version)
+        db.session.commit()
+    return bearer(client.post("/console/v1/auth/login",
+                              json={"username": username, "password": DEMO_PASSWORD}).get_json()["token"])
+
+
+def test_a_reviewer_who_edited_the_draft_may_not_approve_it(
+        app: Flask, client: FlaskClient, login_as: Login,
+        second_staff: Callable[[str, str], dict[str, str]]) -> None:
+    publisher = login_as("publisher")
+    editor = _both_roles(app, client, second_staff, "editor-reviewer")
+    draft = create(client, publisher)
+    edited = ok(client.patch(f"{URL}/{draft['id']}", headers=editor,
+                             json={"body": "春节期间暂停线下办理。", "expected_version": draft["version"]}))
+    submitted = ok(act(client, publisher, edited, "submit"))
+
+    assert "approve" not in ok(client.get(f"{URL}/{draft['id']}", headers=editor))["allowed_actions"]
+    assert "another reviewer" in problem(act(client, editor, submitted, "approve"), 403)["detail"]
+    assert ok(act(client, login_as("reviewer"), submitted, "approve"))["status"] == "published"
+
+
+def test_only_the_author_or_an_editor_submits(app: Flask, client: FlaskClient, login_as: Login,
+                                             second_staff: Callable[[str, str], dict[str, str]]) -> None:
+    publisher = login_as("publisher")
+    other = second_staff("other-publisher", "publisher")
+    draft = create(client, publisher)
+
+    assert ok(client.get(f"{URL}/{draft['id']}", headers=other))["allowed_actions"] == []
+    assert "author" in problem(act(client, other, draft, "submit"), 403)["detail"]
+    # having edited the draft, they answer for it too
+    edited = ok(client.patch(f"{URL}/{draft['id']}", headers=other,
+                             json={"body": "春节期间暂停线下办理。", "expected_version": draft["version"]}))
+    assert edited["allowed_actions"] == ["submit"]
+    assert ok(act(client, other, edited, "submit"))["status"] == "in_review"
+
+
+def test_a_scheduled_notice_whose_time_came_is_published_for_every_action(
+        app: Flask, client: FlaskClient, login_as: Login, monkeypatch: pytest.MonkeyPatch) -> None:
+    publisher, reviewer = login_as("publisher"), login_as("reviewer")
+    publish_at = (utcnow() + timedelta(hours=2)).replace(microsecond=0)
+    scheduled = ok(act(client, reviewer, ok(act(client, publisher, create(client, publisher), "submit")), "approve",
+                       data={"publish_at": publish_at.isoformat()}))
+    assert scheduled["revision"] == 0  # nothing public yet
+    later = publish_at + timedelta(minutes=1)
+    monkeypatch.setattr("service.notices.queries.utcnow", lambda: later)
+    monkeypatch.setattr("service.notices.operations.utcnow", lambda: later)
+    assert client.get(f"/mp/v1/notices/{scheduled['id']}").status_code == 200
+    current = ok(client.get(f"{URL}/{scheduled['id']}", headers=reviewer))
+    assert current["allowed_actions"] == ["withdraw"]
+
+    refused = problem(act(client, reviewer, current, "reject", comment="暂缓发布"), 409)
+    assert refused["allowed_actions"] == ["withdraw"]
+    assert client.get(f"/mp/v1/notices/{scheduled['id']}").status_code == 200
+    with app.app_context():
+        notice = db.session.get(Notice, scheduled["id"])
+        assert notice is not None
+        assert (notice.status, notice.published_at) == ("scheduled", publish_at)  # the refusal changed nothing
+    assert problem(act(client, reviewer, current, "publish"), 409)["allowed_actions"] == ["withdraw"]
+
+    # a revision is possible (and waits for review), as for any published notice
+    proposed = ok(client.patch(f"{URL}/{scheduled['id']}", headers=publisher,
+                               json={"body": "更正的正文", "comment": "更正", "expected_version": current["version"]}))
+    assert proposed["status"] == "published"
+    assert proposed["revision"] == 1
+    assert [h["action"] for h in proposed["history"]][-2:] == ["publish", "revise"]
+    assert proposed["history"][-2]["actor_kind"] == "system"
+    withdrawn = ok(act(client, reviewer, proposed, "withdraw", comment="信息有误"))
+    assert withdrawn["status"] == "withdrawn"
+    assert client.get(f"/mp/v1/notices/{scheduled['id']}").status_code == 410
+
+
+def test_revision_1_is_the_text_that_became_public(app: Flask, client: FlaskClient, login_as: Login) -> None:
+    publisher, reviewer = login_as("publisher"), login_as("reviewer")
+    later = (utcnow() + timedelta(days=1)).isoformat()
+    scheduled = ok(act(client, reviewer, ok(act(client, publisher, create(client, publisher), "submit")), "approve",
+                       data={"publish_at": later}))
+    draft = ok(act(client, reviewer, scheduled, "reject", comment="日期有误"))
+    edited = ok(client.patch(f"{URL}/{draft['id']}", headers=publisher,
+                             json={"body": "春节期间暂停线下办理。", "expected_version": draft["version"]}))
+    published = ok(act(client, reviewer, ok(act(client, publisher, edited, "submit")), "approve"))
+
+    assert published["revision"] == 1
+    revisions = ok(client.get(f"{URL}/{draft['id']}/revisions", headers=reviewer))["items"]
+    assert [(r["number"], r["body"]) for r in revisions] == [(1, "春节期间暂停线下办理。")]
+
+    # a scheduled notice published early: revision 1 when it is published
+    early = ok(act(client, reviewer, ok(act(client, publisher, create(client, publisher), "submit")), "approve",
+                   data={"publish_at": later}))
+    assert ok(client.get(f"{URL}/{early['id']}/revisions", headers=reviewer))["items"] == []
+    assert ok(act(client, reviewer, early, "publish"))["revision"] == 1
+
+
+def test_withdrawn_before_its_time_is_never_known_to_the_public(
+        client: FlaskClient, login_as: Login, monkeypatch: pytest.MonkeyPatch) -> None:
+    publisher, reviewer = login_as("publisher"), login_as("reviewer")
+    publish_at = (utcnow() + timedelta(hours=2)).replace(microsecond=0)
+    scheduled = ok(act(client, reviewer, ok(act(client, publisher, create(client, publisher), "submit")), "approve",
+                       data={"publish_at": publish_at.isoformat()}))
+    ok(act(client, reviewer, scheduled, "withdraw", comment="取消发布"))
+
+    monkeypatch.setattr("service.notices.queries.utcnow", lambda: publish_at + timedelta(days=1))
+    assert problem(client.get(f"/mp/v1/notices/{scheduled['id']}"), 404)
+    assert client.get("/feeds/notices.json").get_json()["items"] == []
+    assert "Last-Modified" not in client.get("/feeds/notices.json").headers
+
+
+@pytest.mark.parametrize("field", ["title", "body", "summary"])
+@pytest.mark.parametrize("char", ["\x00", "\x0b", "\x1f", "\x7f\x00"])
+def test_control_characters_are_refused(app: Flask, client: FlaskClient, login_as: Login, field: str,
+                                       char: str) -> None:
+    publisher = login_as("publisher")
+    errors = problem(client.post(URL, json={**DRAFT, field: f"停水{char}通知"}, headers=publisher), 422)["errors"]
+    assert field in errors
+    assert count_rows(app, "notices") == 0
+    notice = create(client, publisher, body="第一段\n\n第二段\r\n\t缩进")  # tab, line feed, carriage return are fine
+    assert field in problem(client.patch(f"{URL}/{notice['id']}", headers=publisher,
+                                         json={field: f"停水{char}通知", "expected_version": 1}), 422)["errors"]
+    assert "comment" in problem(client.patch(f"{URL}/{notice['id']}", headers=publisher,
+                                             json={"title": "停水通知", "comment": f"更正{char}标题",
+                                                   "expected_version": 1}), 422)["errors"]
+
+
+def test_another_publishers_upload_is_an_unknown_attachment(
+        app: Flask, client: FlaskClient, login_as: Login,
+        second_staff: Callable[[str, str], dict[str, str]]) -> None:
+    import io
+
+    publisher = login_as("publisher")
+    other = second_staff("other-publisher", "publisher")
+    uploaded = client.post(f"{URL}/attachments", data={"file": (io.BytesIO(_png()), "示意图.png")},
+                           headers=publisher, content_type="multipart/form-data")
+    assert uploaded.status_code == 201
+    theirs = uploaded.get_json()["id"]
+
+    refused = problem(client.post(URL, json={**DRAFT, "attachments": [theirs]}, headers=other), 422)
+    assert refused["errors"] == {"attachments": ["Unknown attachment."]}
+    assert count_rows(app, "notices") == 0
+    draft = create(client, other)
+    refused = problem(client.patch(f"{URL}/{draft['id']}", headers=other,
+                                   json={"attachments": [theirs], "expected_version": draft["version"]}), 422)
+    assert refused["errors"] == {"attachments": ["Unknown attachment."]}
+
+
+def test_attachment_downloads_are_not_cached_long_and_go_with_the_notice(client: FlaskClient,
+                                                                        login_as: Login) -> None:
+    import io
+
+    publisher, reviewer = login_as("publisher"), login_as("reviewer")
+    attachment = client.post(f"{URL}/attachments", data={"file": (io.BytesIO(_png()), "示意图.png")},
+                             headers=publisher, content_type="multipart/form-data").get_json()
+    notice = ok(act(client, reviewer, ok(act(client, publisher, create(client, publisher,
+                                                                      attachments=[attachment["id"]]), "submit")),
+                    "approve"))
+    url = f"/mp/v1/notices/{notice['id']}/attachments/{attachment['id']}"
+    download = client.get(url)
+    assert download.status_code == 200
+    cache_control = download.headers["Cache-Control"]
+    download.close()
+    assert "no-cache" in cache_control or "must-revalidate" in cache_control
+    assert "public" not in cache_control
+
+    ok(act(client, reviewer, notice, "withdraw", comment="附件有误"))
+    gone = problem(client.get(url), 410)
+    assert gone["withdrawn_at"]

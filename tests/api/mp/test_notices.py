@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import marshmallow as ma
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -142,3 +143,34 @@ def test_faq_search_finds_two_character_words(app: Flask, client: FlaskClient, d
     assert noise["items"][0]["highlighted_question"] == "楼下广场舞<mark>噪音</mark>太大怎么办？"
     assert faq("居住证办理")["items"][0]["id"] == published[2]
     assert faq("不动产")["message"].startswith("没有找到")
+
+
+def test_control_characters_are_refused_in_what_the_public_qa_is_made_of(
+        app: Flask, client: FlaskClient, demo: Flask, resident_token: Callable[[str], str]) -> None:
+    resident = bearer(resident_token("alice"))
+    for char in ("\x00", "\x0b"):
+        refused = client.post("/mp/v1/consultations", json={"question": f"路灯{char}不亮找谁？"}, headers=resident)
+        assert refused.status_code == 422, refused.get_json()
+        assert "question" in refused.get_json()["errors"]
+    asked = client.post("/mp/v1/consultations", json={"question": "路灯不亮找谁？\n谢谢"}, headers=resident)
+    assert asked.status_code == 201, asked.get_json()
+
+    with app.app_context():
+        from service.consultations.schemas import AnswerDataSchema, PublishDataSchema
+
+        for schema, data in [(AnswerDataSchema(), {"answer": "请拨打\x0012319。"}),
+                             (PublishDataSchema(), {"question": "路灯\x1f不亮", "answer": "请拨打12319。"}),
+                             (PublishDataSchema(), {"question": "路灯不亮", "answer": "请拨打\x0b12319。"})]:
+            with pytest.raises(ma.ValidationError) as invalid:
+                schema.load(data)
+            assert set(invalid.value.normalized_messages()) <= {"question", "answer"}
+
+
+def test_accents_are_found_alike_on_every_database(client: FlaskClient, publish: Callable[..., str]) -> None:
+    cafe = publish("社区Café开业", "Crème brûlée 与咖啡")
+
+    for q in ("cafe", "café", "CAFÉ", "creme brulee"):
+        found = client.get(URL, query_string={"q": q}).get_json()
+        assert [i["id"] for i in found["items"]] == [cafe], q
+    assert client.get(URL, query_string={"q": "cafe"}).get_json()["items"][0]["highlighted_title"] == \
+        "社区<mark>Café</mark>开业"
