@@ -26,9 +26,11 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 test-sqlite: $(STAMP)
+	scripts/ensure-redis.sh
 	CIVICDESK_ENV=testing $(BIN)/pytest -q
 
 test-postgres: $(STAMP)
+	scripts/ensure-redis.sh
 	CIVICDESK_ENV=testing scripts/with-postgres.sh $(BIN)/pytest -q
 
 test: lint typecheck test-sqlite test-postgres
