@@ -6,9 +6,11 @@ a subprocess of its own so that its peak memory is its own:
 
 * every statistic under ``/console/v1/stats/…`` is requested once through the console API (the Flask test
   client, as an administrator, grouped per service) over the last ``--range-days`` days; time each;
+* the same again as a supervisor (``urban-supervisor``, grouped per department), so the department-scoped path
+  (the involvement subquery over the events) is timed too;
 * the event log is exported through ``/console/v1/stats/event-log`` in each ``--formats`` and read to the end
   as a client would, chunk by chunk; time, bytes, and the peak resident memory of the process (``ru_maxrss``)
-  with its baseline before the export began.
+  with its baseline before the export began; and once more as CSV by the supervisor (their subtree only).
 
 The export streams, so its peak memory must not grow with the log: the output gives, per format, the peak of
 the largest size over the peak of the smallest (1.0 is perfectly flat) next to the growth of the log itself.
@@ -44,6 +46,7 @@ if str(ROOT) not in sys.path:
 UNTIL = date(2026, 10, 30)
 PASSWORD = "bench-password-123"  # noqa: S105 (demo staff of a scratch database)
 POSTGRES_URL_VARIABLE = "CIVICDESK_TEST_DATABASE_URL"
+SUPERVISOR = "urban-supervisor"
 STATISTICS = ("backlog", "throughput", "cycle-times", "steps", "bottlenecks", "overdue", "rework", "ratings")
 
 
@@ -87,12 +90,12 @@ def worker_setup(url: str, workdir: str, requests: int, days: int, seed: int) ->
             "simulate_rss_mib": round(_rss_mib(), 1)}
 
 
-def _client(url: str, workdir: str) -> tuple[Any, dict[str, str]]:
+def _client(url: str, workdir: str, username: str = "admin") -> tuple[Any, dict[str, str]]:
     from service import create_app
 
     app = create_app(_settings(url, workdir), "testing")
     client = app.test_client()
-    response = client.post("/console/v1/auth/login", json={"username": "admin", "password": PASSWORD})
+    response = client.post("/console/v1/auth/login", json={"username": username, "password": PASSWORD})
     assert response.status_code == 200, response.get_json()
     return client, {"Authorization": f"Bearer {response.get_json()['token']}"}
 
@@ -109,12 +112,21 @@ def worker_stats(url: str, workdir: str, range_days: int) -> dict[str, Any]:
         seconds[name] = round(time.perf_counter() - started, 3)
         assert response.status_code == 200, response.get_data(as_text=True)
         rows[name] = len(response.get_json()["items"])
+    # the department-scoped path: a supervisor's subtree, one row per department
+    _, supervisor = _client(url, workdir, SUPERVISOR)
+    for name in STATISTICS:
+        started = time.perf_counter()
+        response = client.get(f"/console/v1/stats/{name}", headers=supervisor,
+                              query_string={**query, "group": "department"})
+        seconds[f"{SUPERVISOR}/{name}"] = round(time.perf_counter() - started, 3)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        rows[f"{SUPERVISOR}/{name}"] = len(response.get_json()["items"])
     return {"seconds": seconds, "total_seconds": round(sum(seconds.values()), 2), "rows": rows,
             "baseline_rss_mib": round(baseline, 1), "peak_rss_mib": round(_rss_mib(), 1)}
 
 
-def worker_export(url: str, workdir: str, fmt: str) -> dict[str, Any]:
-    client, headers = _client(url, workdir)
+def worker_export(url: str, workdir: str, fmt: str, username: str = "admin") -> dict[str, Any]:
+    client, headers = _client(url, workdir, username)
     baseline = _rss_mib()
     started = time.perf_counter()
     response = client.get("/console/v1/stats/event-log", headers=headers, query_string={"format": fmt},
@@ -178,7 +190,7 @@ def measure(size: int, args: argparse.Namespace) -> dict[str, Any]:
               f"{setup['open_at_end']:,} open, {setup['late']:,} late", flush=True)
         stats = run_worker("stats", url, workdir, str(args.range_days))
         for name, seconds in stats["seconds"].items():
-            print(f"  stats/{name:<12} {seconds:8.3f} s  {stats['rows'][name]:>5} rows", flush=True)
+            print(f"  stats/{name:<29} {seconds:8.3f} s  {stats['rows'][name]:>5} rows", flush=True)
         print(f"  stats total {stats['total_seconds']:.2f} s, peak RSS {stats['peak_rss_mib']:.0f} MiB "
               f"(baseline {stats['baseline_rss_mib']:.0f})", flush=True)
         exports = {}
@@ -188,7 +200,10 @@ def measure(size: int, args: argparse.Namespace) -> dict[str, Any]:
             print(f"  export {fmt:<5} {e['seconds']:8.2f} s  {e['mib']:8.1f} MiB  "
                   f"{setup['events'] / max(e['seconds'], 1e-9):,.0f} events/s  peak RSS {e['peak_rss_mib']:.0f} MiB "
                   f"(baseline {e['baseline_rss_mib']:.0f})", flush=True)
-    return {"setup": setup, "stats": stats, "export": exports}
+        scoped = run_worker("export", url, workdir, "csv", SUPERVISOR)
+        print(f"  export csv as {SUPERVISOR} {scoped['seconds']:8.2f} s  {scoped['mib']:8.1f} MiB  "
+              f"peak RSS {scoped['peak_rss_mib']:.0f} MiB", flush=True)
+    return {"setup": setup, "stats": stats, "export": exports, "scoped_export": scoped}
 
 
 def main() -> None:
@@ -208,7 +223,7 @@ def main() -> None:
         elif kind == "stats":
             result = worker_stats(rest[0], rest[1], int(rest[2]))
         else:
-            result = worker_export(rest[0], rest[1], rest[2])
+            result = worker_export(rest[0], rest[1], rest[2], *rest[3:4])
         print(json.dumps(result))
         return
 
@@ -231,7 +246,8 @@ def main() -> None:
                           "simulate_seconds": r["setup"]["simulate_seconds"],
                           "stats_seconds": r["stats"]["seconds"], "stats_peak_rss_mib": r["stats"]["peak_rss_mib"],
                           "export": {f: {"seconds": e["seconds"], "mib": e["mib"], "peak_rss_mib": e["peak_rss_mib"]}
-                                     for f, e in r["export"].items()}}
+                                     for f, e in r["export"].items()},
+                          "scoped_export_csv": {k: r["scoped_export"][k] for k in ("seconds", "mib", "peak_rss_mib")}}
                           for size, r in results.items()}}))
 
 

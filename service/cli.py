@@ -278,7 +278,7 @@ def outbox_retry(app: Flask, message_ids: tuple[str, ...], all_dead: bool) -> No
               help="Over how many days up to --until the requests arrive.")
 @click.option("--seed", type=int, default=1, show_default=True, help="The same seed gives the same history.")
 @click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="The last simulated day (default: today).")
+              help="The last simulated day (default: yesterday, so that no event lies in the future).")
 @click.option("--batch", type=click.IntRange(min=1), default=2000, show_default=True,
               help="Requests written per transaction.")
 @click.option("--allow-outside-development", is_flag=True, help="Needed anywhere but development and testing.")
@@ -334,8 +334,10 @@ def export_group() -> None:
 def export_events(app: Flask, fmt: str, service: str | None, date_from: Any, date_to: Any, output: str) -> None:
     """The event log for process mining (no personal data), streamed to OUTPUT."""
     from service.analytics import eventlog
+    from service.core.db import read_only_intent
 
-    with app.app_context():
+    # a read from start to end: SQLite transactions begin deferred, so writers are not locked out meanwhile
+    with app.app_context(), read_only_intent():
         try:
             export = eventlog.prepare(SYSTEM, fmt, service=service,
                                       date_from=date_from.date() if date_from else None,

@@ -2,10 +2,14 @@
 
 A case is a request, an activity the action taken on it (with the step it led to), the resource the acting
 department (or ``resident``/``system``); nothing personal leaves: no comments, no form data, no staff or
-resident ids — residents appear in OCEL only as keyed pseudonyms (HMAC-SHA256), stable within a deployment.
+resident ids, no request or event ids — requests (the case ids, in all three formats), events and residents
+appear only as keyed pseudonyms (HMAC-SHA256), stable within a deployment, so an export cannot be joined back
+to the requests a reader knows by number.
 
 Rows come from the database in batches (``yield_per``: a server-side cursor on PostgreSQL) and leave as text
-chunks, so memory stays flat however long the log is.
+chunks, so memory stays flat however long the log is. The whole export reads one snapshot, without write
+intent (SQLite: a deferred read transaction, so writers go on; PostgreSQL: ``REPEATABLE READ READ ONLY``), so
+what arrives while it streams is in none of its parts.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from service.accounts.roles import may
-from service.analytics.queries import S, _involvement
+from service.analytics.queries import S, _involvement, check_dates
 from service.calendar.queries import time_zone
 from service.core.auth import Actor
 from service.core.db import UTCDateTime, db, read_only_intent
@@ -77,6 +81,32 @@ def prepare(actor: Actor, fmt: str, *, service: str | None = None, date_from: da
         raise Forbidden("The event log is for supervisors and administrators.")
     if fmt not in FORMATS:
         raise ValidationFailed("Unknown format.", errors={"format": [f"One of: {', '.join(FORMATS)}."]})
+    check_dates(date_from, date_to)
+    with read_only_intent():
+        where = _filter(actor, service, date_from, date_to)
+    mimetype, extension = FORMATS[fmt]
+    writer = {"xes": _xes, "ocel": _ocel, "csv": _csv}[fmt]
+    key = _pseudonym_key()
+    stamp = "-".join(filter(None, [service, date_from.isoformat() if date_from else None,
+                                   date_to.isoformat() if date_to else None]))
+    name = f"civicdesk-events{'-' + stamp if stamp else ''}.{extension}"
+
+    def chunks() -> Iterator[str]:
+        # a long read must not hold SQLite's write lock, and must read one snapshot: end whatever transaction
+        # came before (the checks above, or a caller's with write intent) and begin a read-only one
+        with read_only_intent():
+            db.session.rollback()
+            if db.session.get_bind().dialect.name == "postgresql":
+                db.session.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+            try:
+                yield from writer(where, key)
+            finally:
+                db.session.rollback()
+
+    return Export(fmt, mimetype, name, chunks)
+
+
+def _filter(actor: Actor, service: str | None, date_from: date | None, date_to: date | None) -> _Filter:
     departments: frozenset[str] | None = None
     if actor.kind != "system" and not actor.has_role("admin"):
         from service.accounts.queries import department_directory
@@ -91,20 +121,7 @@ def prepare(actor: Actor, fmt: str, *, service: str | None = None, date_from: da
     tz = time_zone()
     start = datetime.combine(date_from, time.min, tzinfo=tz) if date_from else None
     end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=tz) if date_to else None
-    where = _Filter(service_id, start, end, departments)
-    mimetype, extension = FORMATS[fmt]
-    writer = {"xes": _xes, "ocel": _ocel, "csv": _csv}[fmt]
-    key = _pseudonym_key()
-    stamp = "-".join(filter(None, [service, date_from.isoformat() if date_from else None,
-                                   date_to.isoformat() if date_to else None]))
-    name = f"civicdesk-events{'-' + stamp if stamp else ''}.{extension}"
-
-    def chunks() -> Iterator[str]:
-        # a long read must not hold SQLite's write lock
-        with read_only_intent():
-            yield from writer(where, key)
-
-    return Export(fmt, mimetype, name, chunks)
+    return _Filter(service_id, start, end, departments)
 
 
 def _pseudonym_key() -> bytes:
@@ -115,8 +132,15 @@ def _pseudonym_key() -> bytes:
                     hashlib.sha256).digest()
 
 
-def pseudonym(key: bytes, resident_id: str) -> str:
-    return "resident:" + hmac.new(key, resident_id.encode(), hashlib.sha256).hexdigest()[:24]
+def pseudonym(key: bytes, resident_id: str, kind: str = "resident") -> str:
+    """``kind:`` and 24 hex digits of the keyed hash of the id (residents hash their bare id, as before)."""
+    message = resident_id if kind == "resident" else f"{kind}:{resident_id}"
+    return f"{kind}:" + hmac.new(key, message.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def case_id(key: bytes, request_id: str) -> str:
+    """The pseudonym of a request: the case id of every format."""
+    return pseudonym(key, request_id, "request")
 
 
 def _stream(stmt: sa.Select[Any]) -> Iterator[sa.Row[Any]]:
@@ -160,7 +184,7 @@ def _batched(parts: Iterator[str], size: int = 500) -> Iterator[str]:
 # --- XES --------------------------------------------------------------------------------------------------
 
 _XES_HEAD = """<?xml version="1.0" encoding="UTF-8"?>
-<log xes.version="1849-2016" xes.features="nested-attributes" xmlns="http://www.xes-standard.org/">
+<log xes.version="1849-2016" xmlns="http://www.xes-standard.org/">
 <extension name="Concept" prefix="concept" uri="http://www.xes-standard.org/concept.xesext"/>
 <extension name="Time" prefix="time" uri="http://www.xes-standard.org/time.xesext"/>
 <extension name="Organizational" prefix="org" uri="http://www.xes-standard.org/org.xesext"/>
@@ -180,7 +204,7 @@ _XES_HEAD = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def _xes(where: _Filter, _key: bytes) -> Iterator[str]:
+def _xes(where: _Filter, key: bytes) -> Iterator[str]:
     yield _XES_HEAD
 
     def parts() -> Iterator[str]:
@@ -190,7 +214,7 @@ def _xes(where: _Filter, _key: bytes) -> Iterator[str]:
                 if case is not None:
                     yield "</trace>\n"
                 case = row.request_id
-                yield (f"<trace><string key=\"concept:name\" value={quoteattr(row.request_id)}/>"
+                yield (f"<trace><string key=\"concept:name\" value={quoteattr(case_id(key, row.request_id))}/>"
                        f"<string key=\"service\" value={quoteattr(row.service)}/>\n")
             from_step = (f"<string key=\"from_step\" value={quoteattr(row.from_step)}/>"
                          if row.from_step else "")
@@ -210,9 +234,9 @@ def _xes(where: _Filter, _key: bytes) -> Iterator[str]:
 # --- CSV --------------------------------------------------------------------------------------------------
 
 
-def _csv(where: _Filter, _key: bytes) -> Iterator[str]:
+def _csv(where: _Filter, key: bytes) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180, as the statistics' CSV
     writer.writerow(CSV_HEADER)
     yield buffer.getvalue()
 
@@ -220,8 +244,8 @@ def _csv(where: _Filter, _key: bytes) -> Iterator[str]:
         for row in _events(where):
             buffer.seek(0)
             buffer.truncate()
-            writer.writerow((row.request_id, row.action, _timestamp(row.at), _resource(row), row.actor_kind,
-                             row.service, row.from_step or "", row.to_step))
+            writer.writerow((case_id(key, row.request_id), row.action, _timestamp(row.at), _resource(row),
+                             row.actor_kind, row.service, row.from_step or "", row.to_step))
             yield buffer.getvalue()
 
     yield from _batched(parts())
@@ -262,13 +286,17 @@ def _ocel(where: _Filter, key: bytes) -> Iterator[str]:
             yield "," if not first else ""
             first = False
             yield dumps({"id": pseudonym(key, resident_id), "type": "resident", "attributes": []})
-        requests = (sa.select(R.c.id, R.c.resident_id, R.c.status, R.c.submitted_at, S.c.code.label("service"))
+        # the status is stamped with when it was reached: the request's latest event (each step entry sets it)
+        latest = sa.select(sa.func.max(E.c.at)).where(E.c.request_id == R.c.id).scalar_subquery()
+        requests = (sa.select(R.c.id, R.c.resident_id, R.c.status, R.c.submitted_at, latest.label("status_at"),
+                              S.c.code.label("service"))
                     .join(S, S.c.id == R.c.service_id).where(*where.conditions()).order_by(R.c.id))
         for row in _stream(requests):
             yield ("" if first else ",") + dumps({
-                "id": f"request:{row.id}", "type": "request",
+                "id": case_id(key, row.id), "type": "request",
                 "attributes": [{"name": "service", "time": _timestamp(row.submitted_at), "value": row.service},
-                               {"name": "status", "time": _timestamp(row.submitted_at), "value": row.status}],
+                               {"name": "status", "time": _timestamp(row.status_at or row.submitted_at),
+                                "value": row.status}],
                 "relationships": [{"objectId": pseudonym(key, row.resident_id), "qualifier": "applicant"}],
             })
             first = False
@@ -279,7 +307,7 @@ def _ocel(where: _Filter, key: bytes) -> Iterator[str]:
     def events() -> Iterator[str]:
         first = True
         for row in _events(where, R.c.resident_id):
-            relationships = [{"objectId": f"request:{row.request_id}", "qualifier": "case"}]
+            relationships = [{"objectId": case_id(key, row.request_id), "qualifier": "case"}]
             if row.actor_kind == "staff" and row.actor_department:
                 relationships.append({"objectId": f"department:{row.actor_department}", "qualifier": "acted by"})
             elif row.actor_kind == "resident":
@@ -287,7 +315,7 @@ def _ocel(where: _Filter, key: bytes) -> Iterator[str]:
             attributes = [{"name": "to_step", "value": row.to_step}, {"name": "role", "value": row.actor_kind}]
             if row.from_step:
                 attributes.insert(0, {"name": "from_step", "value": row.from_step})
-            yield ("" if first else ",") + dumps({"id": f"event:{row.id}", "type": row.action,
+            yield ("" if first else ",") + dumps({"id": pseudonym(key, row.id, "event"), "type": row.action,
                                                   "time": _timestamp(row.at), "attributes": attributes,
                                                   "relationships": relationships})
             first = False

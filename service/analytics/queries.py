@@ -15,7 +15,13 @@ Definitions, shared with :mod:`service.engine.timing` so that the SQL agrees wit
 - a request *belongs to* a department that acted on it (an event by its staff) or is expected to act on it
   now — the same rule as who may see it;
 - durations are elapsed time; percentiles are by nearest rank (the p-th of n values is the ⌈p·n⌉-th smallest);
-- a deadline ends at 23:59:59 local time, and each local day begun after it is one day overdue.
+- a deadline ends at 23:59:59 local time, and each local day begun after it is one day overdue (calendar days,
+  not the engine's working days: hence the ``_calendar_days`` columns);
+- a *decision* is an arrival on a terminal step, read from the events (completions, cycle times, decided late,
+  ratings), so a past range keeps its decisions whatever happened since; the time limit (``due_at``) and a
+  step's own limit are the request's as they stand now (README: what is "as of now");
+- *waiting time* is time on resident and third-party steps, *handling time* the rest; bottlenecks rank by
+  waiting time unless ``rank_by`` says otherwise.
 """
 
 from __future__ import annotations
@@ -43,6 +49,8 @@ from service.requests.permissions import visible_department_ids
 
 GROUPS = ("service", "department", "all")
 GRANULARITIES = ("day", "week")
+RANK_BY = ("waiting", "handling", "elapsed")
+FIRST_YEAR, LAST_YEAR = 2000, 2100
 MAX_RANGE_DAYS = 731
 MAX_DAILY_RANGE_DAYS = 366
 REWORK_ACTIONS = {"request_materials": "supplement_rounds", "send_back": "send_backs", "transfer": "transfers",
@@ -69,14 +77,21 @@ class Scope:
     granularity: str = "day"
     service: str | None = None  # service code
     departments: frozenset[str] | None = None  # department codes; None: every department
+    rank_by: str = "waiting"  # bottlenecks: waiting, handling or elapsed
 
 
 def scope_for(actor: Actor, date_from: date, date_to: date, *, group: str = "service", granularity: str = "day",
-              service: str | None = None, department: str | None = None, now: datetime | None = None) -> Scope:
+              service: str | None = None, department: str | None = None, now: datetime | None = None,
+              rank_by: str = "waiting") -> Scope:
     """The scope ``actor`` may read: administrators every department; a supervisor their department and those
     below it (403 when ``department`` lies outside)."""
     if not may(actor, "stats.read"):
         raise Forbidden("Statistics are for supervisors and administrators.")
+    check_dates(date_from, date_to)
+    if date_to < date_from:
+        raise ValidationFailed("Invalid range.", errors={"to": ["Must not be before from."]})
+    if (date_to - date_from).days + 1 > MAX_RANGE_DAYS:
+        raise ValidationFailed("Invalid range.", errors={"to": [f"A range covers at most {MAX_RANGE_DAYS} days."]})
     directory = department_directory()
     allowed: set[str] | None = None
     if actor.kind != "system" and not actor.has_role("admin"):
@@ -96,7 +111,20 @@ def scope_for(actor: Actor, date_from: date, date_to: date, *, group: str = "ser
     end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=tz)
     return Scope(date_from=date_from, date_to=date_to, start=start, end=end, as_of=min(end, now or utcnow()),
                  group=group, granularity=granularity, service=service,
-                 departments=frozenset(codes) if codes is not None else None)
+                 departments=frozenset(codes) if codes is not None else None, rank_by=rank_by)
+
+
+def check_dates(date_from: date | None, date_to: date | None) -> None:
+    """Days between the years FIRST_YEAR and LAST_YEAR, ``from`` not after ``to``: a 422, not a 500 from a
+    date arithmetic overflow or a database that cannot store the instant."""
+    errors: dict[str, list[str]] = {}
+    for name, day in (("from", date_from), ("to", date_to)):
+        if day is not None and not FIRST_YEAR <= day.year <= LAST_YEAR:
+            errors[name] = [f"Must be a day of the years {FIRST_YEAR} to {LAST_YEAR}."]
+    if not errors and date_from is not None and date_to is not None and date_to < date_from:
+        errors["to"] = ["Must not be before from."]
+    if errors:
+        raise ValidationFailed("Invalid dates.", errors=errors)
 
 
 # --- what each statistic is -----------------------------------------------------------------------------------
@@ -213,9 +241,25 @@ def _step_kind(version: sa.ColumnElement[str], step: sa.ColumnElement[str]) -> s
     return sa.case(*whens, else_="handling")
 
 
+def _outcome(version: sa.ColumnElement[str], step: sa.ColumnElement[str]) -> sa.ColumnElement[Any]:
+    """completed, rejected or withdrawn for a terminal step of the request's process version; null otherwise."""
+    whens: list[tuple[sa.ColumnElement[bool], str]] = []
+    for version_id in db.session.execute(sa.select(ProcessVersion.id).order_by(ProcessVersion.id)).scalars():
+        by_outcome: dict[str, list[str]] = {}
+        for key, spec in definition_by_id(version_id).steps.items():
+            if spec.terminal:
+                by_outcome.setdefault(spec.outcome or "completed", []).append(key)
+        for outcome, steps in sorted(by_outcome.items()):
+            whens.append((sa.and_(version == version_id, step.in_(sorted(steps))), outcome))
+    if not whens:
+        return sa.null()
+    return sa.case(*whens, else_=sa.null())
+
+
 def _visits(scope: Scope) -> sa.Subquery:
     """One row per visit of a request in scope whose life overlaps the range (terminal steps included, as
-    kind ``terminal``): request_id, service, step, kind, entered_at, left_at (null while it stands there)."""
+    kind ``terminal`` with their ``outcome``): request_id, service, step, kind, outcome, entered_at, left_at
+    (null while it stands there)."""
     # the requests first, then their events by the (request_id, seq) index: a range of a few months reads the
     # events of those requests only, already in the order the window functions need
     live = sa.select(R.c.id).where(
@@ -227,16 +271,17 @@ def _visits(scope: Scope) -> sa.Subquery:
         .where(E.c.request_id.in_(live))
     ).subquery("lagged")
     starts = (
-        sa.select(lagged.c.request_id, lagged.c.to_step.label("step"), lagged.c.at.label("entered_at"),
+        sa.select(lagged.c.request_id, lagged.c.seq, lagged.c.to_step.label("step"), lagged.c.at.label("entered_at"),
                   sa.func.lead(lagged.c.at).over(partition_by=lagged.c.request_id,
                                                  order_by=lagged.c.seq).label("left_at"))
         .where(sa.or_(lagged.c.previous.is_(None), lagged.c.previous != lagged.c.to_step,
                       lagged.c.action == "reopen"))
     ).subquery("starts")
     return (
-        sa.select(starts.c.request_id, S.c.code.label("service"), starts.c.step,
+        sa.select(starts.c.request_id, starts.c.seq, S.c.code.label("service"), starts.c.step,
                   _step_kind(R.c.process_version_id, starts.c.step).label("kind"),
-                  starts.c.entered_at, starts.c.left_at, R.c.due_at, R.c.step_due_at)
+                  _outcome(R.c.process_version_id, starts.c.step).label("outcome"), starts.c.entered_at,
+                  starts.c.left_at, R.c.due_at, R.c.step_due_at)
         .join(R, R.c.id == starts.c.request_id).join(S, S.c.id == R.c.service_id)
     ).subquery("visits")
 
@@ -255,10 +300,28 @@ def _open(visits: sa.Subquery, scope: Scope) -> sa.ColumnElement[bool]:
                    sa.or_(visits.c.left_at.is_(None), visits.c.left_at >= _at(scope.as_of)))
 
 
-def _closed_in_range(scope: Scope) -> list[sa.ColumnElement[bool]]:
-    """Requests decided (completed or rejected; not withdrawn) within the range."""
-    return [R.c.closed_at >= _at(scope.start), R.c.closed_at < _at(scope.as_of),
-            R.c.status.in_(("completed", "rejected"))]
+def _decisions(scope: Scope, outcomes: tuple[str, ...] = ("completed", "rejected")) -> sa.Subquery:
+    """One row per arrival of a request in scope on a terminal step within the range, taken from the events
+    (so a request reopened since still counts where it was decided): request_id, outcome, decided_at,
+    submitted_at, due_at (the request's time limit as it stands now), and the seconds of ``handling``,
+    ``resident`` and ``third_party`` visits before it (running sums in one pass over the visits; a request
+    reopened and decided again counts its history up to each decision)."""
+    visits = _visits(scope)
+    seconds = seconds_between(visits.c.entered_at, visits.c.left_at)
+
+    def before(kind: str) -> sa.ColumnElement[float]:
+        return sa.func.sum(sa.case((visits.c.kind == kind, seconds), else_=0.0)).over(
+            partition_by=visits.c.request_id, order_by=visits.c.seq, rows=(None, 0)).label(kind)
+
+    running = sa.select(visits.c.request_id, visits.c.kind, visits.c.outcome, visits.c.entered_at,
+                        before("handling"), before("resident"), before("third_party")).subquery("running")
+    return (
+        sa.select(running.c.request_id, running.c.outcome, running.c.entered_at.label("decided_at"),
+                  R.c.submitted_at, R.c.due_at, running.c.handling, running.c.resident, running.c.third_party)
+        .join(R, R.c.id == running.c.request_id)
+        .where(running.c.kind == "terminal", running.c.outcome.in_(outcomes),
+               running.c.entered_at >= _at(scope.start), running.c.entered_at < _at(scope.as_of))
+    ).subquery("decisions")
 
 
 def _rows(stmt: sa.Select[Any]) -> list[sa.Row[Any]]:
@@ -319,12 +382,13 @@ def _throughput(scope: Scope) -> list[dict[str, Any]]:
         sa.select(buckets.c.idx, cases.c.grp, sa.func.count().label("n")).select_from(buckets)
         .join(R, sa.and_(R.c.submitted_at >= buckets.c.lo, R.c.submitted_at < buckets.c.hi))
         .join(cases, cases.c.request_id == R.c.id).group_by(buckets.c.idx, cases.c.grp)), 2)
+    decided = _decisions(scope, ("completed", "rejected", "withdrawn"))
     closures = _keyed(_rows(
         sa.select(buckets.c.idx, cases.c.grp, sa.func.count().label("n"),
-                  sa.func.count(sa.case((R.c.status == "completed", 1))).label("completed"))
+                  sa.func.count(sa.case((decided.c.outcome == "completed", 1))).label("completed"))
         .select_from(buckets)
-        .join(R, sa.and_(R.c.closed_at >= buckets.c.lo, R.c.closed_at < buckets.c.hi))
-        .join(cases, cases.c.request_id == R.c.id).group_by(buckets.c.idx, cases.c.grp)), 2)
+        .join(decided, sa.and_(decided.c.decided_at >= buckets.c.lo, decided.c.decided_at < buckets.c.hi))
+        .join(cases, cases.c.request_id == decided.c.request_id).group_by(buckets.c.idx, cases.c.grp)), 2)
     groups = sorted({key[1] for key in (*arrivals, *closures)})
     rows = []
     for group in groups:
@@ -338,31 +402,26 @@ def _throughput(scope: Scope) -> list[dict[str, Any]]:
 
 def _cycle_times(scope: Scope) -> list[dict[str, Any]]:
     cases = _cases(scope)
+    decided = _decisions(scope)
     closed = (
-        sa.select(cases.c.grp, R.c.status, (R.c.closed_at <= R.c.due_at).label("on_time"),
-                  seconds_between(R.c.submitted_at, R.c.closed_at).label("seconds"))
-        .join(cases, cases.c.request_id == R.c.id).where(*_closed_in_range(scope))
+        sa.select(cases.c.grp, decided.c.outcome, (decided.c.decided_at <= decided.c.due_at).label("on_time"),
+                  seconds_between(decided.c.submitted_at, decided.c.decided_at).label("seconds"),
+                  decided.c.handling, decided.c.resident, decided.c.third_party)
+        .join(cases, cases.c.request_id == decided.c.request_id)
     ).subquery("closed")
     counts = _keyed(_rows(
         sa.select(closed.c.grp, sa.func.count().label("n"),
-                  sa.func.count(sa.case((closed.c.status == "completed", 1))).label("completed"),
-                  sa.func.count(sa.case((closed.c.on_time, 1))).label("on_time"))
+                  sa.func.count(sa.case((closed.c.outcome == "completed", 1))).label("completed"),
+                  sa.func.count(sa.case((closed.c.on_time, 1))).label("on_time"),
+                  *(sa.func.sum(closed.c[kind]).label(kind) for kind in ("handling", "resident", "third_party")))
         .group_by(closed.c.grp)), 1)
     cycle = _keyed(_rows(percentiles(closed, "seconds", ["grp"])), 1)
-    visits = _visits(scope)
-    split = _keyed(_rows(
-        sa.select(cases.c.grp, visits.c.kind,
-                  sa.func.sum(seconds_between(visits.c.entered_at, visits.c.left_at)).label("seconds"))
-        .join(cases, cases.c.request_id == visits.c.request_id).join(R, R.c.id == visits.c.request_id)
-        .where(visits.c.kind != "terminal", *_closed_in_range(scope))
-        .group_by(cases.c.grp, visits.c.kind)), 2)
     rows = []
     for (group,), row in sorted(counts.items()):
         n = _int(row.n)
 
-        def mean(kind: str, group: str = group, n: int = n) -> float | None:
-            found = split.get((group, kind))
-            return _hours((found.seconds or 0) / n) if found else 0.0
+        def mean(kind: str, row: sa.Row[Any] = row, n: int = n) -> float | None:
+            return _hours(float(getattr(row, kind) or 0) / n)
 
         rows.append({"group": group, "closed": n, "completed": _int(row.completed), "rejected": n - _int(row.completed),
                      "on_time": _int(row.on_time), "on_time_rate": _rate(_int(row.on_time), n),
@@ -420,16 +479,24 @@ def _bottlenecks(scope: Scope) -> list[dict[str, Any]]:
                   sa.func.count().label("visits"), sa.func.sum(spent.c.open).label("open"))
         .group_by(spent.c.grp, spent.c.service, spent.c.step, spent.c.kind))
     rows = []
-    by_group: dict[str, list[sa.Row[Any]]] = {}
+    by_group: dict[str, list[dict[str, Any]]] = {}
     for row in totals:
-        by_group.setdefault(row.grp, []).append(row)
+        total = float(row.total or 0)
+        waiting = total if row.kind in ("resident", "third_party") else 0.0
+        by_group.setdefault(row.grp, []).append({
+            "service": row.service, "step": row.step, "kind": row.kind, "total": total, "waiting": waiting,
+            "handling": total - waiting, "visits": _int(row.visits), "open": _int(row.open)})
+    measure = {"waiting": "waiting", "handling": "handling", "elapsed": "total"}[scope.rank_by]
     for group in sorted(by_group):
-        ranked = sorted(by_group[group], key=lambda r: (-float(r.total or 0), r.service, r.step))
-        for rank, row in enumerate(ranked, start=1):
-            n = _int(row.visits)
-            rows.append({"group": group, "rank": rank, "service": row.service, "step": row.step, "kind": row.kind,
-                         "total_hours": _hours(row.total), "visits": n, "open_at_end": _int(row.open),
-                         "mean_hours": _hours((row.total or 0) / n) if n else None})
+        # by the chosen measure, then by the whole time on the step, then by name
+        ranked = sorted(by_group[group], key=lambda r: (-r[measure], -r["total"], r["service"], r["step"]))
+        for rank, step in enumerate(ranked, start=1):
+            n = step["visits"]
+            rows.append({"group": group, "rank": rank, "service": step["service"], "step": step["step"],
+                         "kind": step["kind"], "waiting_hours": _hours(step["waiting"]),
+                         "handling_hours": _hours(step["handling"]), "total_hours": _hours(step["total"]),
+                         "visits": n, "open_at_end": step["open"],
+                         "mean_hours": _hours(step["total"] / n) if n else None})
     return rows
 
 
@@ -458,9 +525,10 @@ def _overdue(scope: Scope) -> list[dict[str, Any]]:
         if row.late:
             counts["late"] += _int(row.n)
             late_days[(row.grp,)] = row
+    decided = _decisions(scope)
     closed = (
-        sa.select(cases.c.grp, days_late(seconds_between(R.c.due_at, R.c.closed_at)).label("days"))
-        .join(cases, cases.c.request_id == R.c.id).where(*_closed_in_range(scope), R.c.closed_at > R.c.due_at)
+        sa.select(cases.c.grp, days_late(seconds_between(decided.c.due_at, decided.c.decided_at)).label("days"))
+        .join(cases, cases.c.request_id == decided.c.request_id).where(decided.c.decided_at > decided.c.due_at)
     ).subquery("closed_late")
     closed_days = _keyed(_rows(percentiles(closed, "days", ["grp"])), 1)
     rows = []
@@ -469,12 +537,12 @@ def _overdue(scope: Scope) -> list[dict[str, Any]]:
         rows.append({"group": key[0], "open": now_row["n"] if now_row else 0,
                      "overdue": now_row["late"] if now_row else 0,
                      "step_overdue": now_row["step_late"] if now_row else 0,
-                     "overdue_days_total": _int(days_row.total) if days_row else 0,
-                     "overdue_days_median": _int(days_row.median) if days_row else None,
-                     "overdue_days_max": _int(days_row.max) if days_row else None,
+                     "overdue_calendar_days_total": _int(days_row.total) if days_row else 0,
+                     "overdue_calendar_days_median": _int(days_row.median) if days_row else None,
+                     "overdue_calendar_days_max": _int(days_row.max) if days_row else None,
                      "closed_late": _int(closed_row.n) if closed_row else 0,
-                     "closed_late_days_total": _int(closed_row.total) if closed_row else 0,
-                     "closed_late_days_max": _int(closed_row.max) if closed_row else None})
+                     "closed_late_calendar_days_total": _int(closed_row.total) if closed_row else 0,
+                     "closed_late_calendar_days_max": _int(closed_row.max) if closed_row else None})
     return rows
 
 
@@ -510,8 +578,8 @@ def _ratings(scope: Scope) -> list[dict[str, Any]]:
                   *statuses,
                   sa.func.count(sa.case((sa.and_(RT.c.follow_up_status == "open", RT.c.follow_up_due_at < as_of),
                                          1))).label("follow_up_overdue"))
-        .join(R, R.c.id == RT.c.request_id).join(cases, cases.c.request_id == R.c.id)
-        .where(R.c.closed_at >= _at(scope.start), R.c.closed_at < as_of)
+        .join(cases, cases.c.request_id == RT.c.request_id)
+        .where(RT.c.request_id.in_(sa.select(_decisions(scope, ("completed",)).c.request_id)))
         .group_by(cases.c.grp).order_by(cases.c.grp)
     )
     rows = []
@@ -534,7 +602,7 @@ STATISTICS: dict[str, Statistic] = {s.name: s for s in (
         _GROUP, _i("open", "Requests open (on a non-terminal step)."),
         _i("awaiting_resident", "Of them, waiting on the resident (supplement)."),
         _i("with_third_party", "Of them, waiting on a third party (clock excluded)."),
-        _i("overdue", "Of them, being handled past their time limit."),
+        _i("overdue", "Of them, being handled past their time limit (the limit as it stands now)."),
         _h("median_age_hours", "Median time since submission"), _h("p90_age_hours", "90th percentile of it"),
     ), _backlog),
     Statistic("throughput", "Arrivals and completions", "Per day or week (Monday first) of the range.", (
@@ -543,9 +611,10 @@ STATISTICS: dict[str, Statistic] = {s.name: s for s in (
         _i("closures", "Requests that reached any terminal step (completed, rejected, withdrawn)."),
     ), _throughput),
     Statistic("cycle-times", "Cycle time and on-time rate",
-              "Requests decided (completed or rejected) in the range: submission to decision.", (
+              "Decisions (completed or rejected) in the range, from the events: submission to decision.", (
         _GROUP, _i("closed", "Requests decided."), _i("completed", "Completed."), _i("rejected", "Rejected."),
-        _i("on_time", "Decided by their time limit."), Column("on_time_rate", "number", "on_time / closed."),
+        _i("on_time", "Decided by their time limit (the limit as it stands now)."),
+        Column("on_time_rate", "number", "on_time / closed."),
         _h("median_hours", "Median cycle time"), _h("p90_hours", "90th percentile cycle time"),
         _h("mean_hours", "Mean cycle time"),
         _h("handling_hours", "Mean time per request with the departments"),
@@ -558,19 +627,29 @@ STATISTICS: dict[str, Statistic] = {s.name: s for s in (
         _h("total_hours", "All the ended visits together"), _i("open_at_end", "Requests standing on it at as_of."),
     ), _steps),
     Statistic("bottlenecks", "Bottlenecks",
-              "Steps ranked by the total time requests spent on them: visits ended in the range, plus the time "
-              "so far of those still open at its end.", (
-        _GROUP, _i("rank", "1 is where requests spent the most time."), _SERVICE, _STEP, _KIND,
+              "Steps ranked by the total waiting time of requests on them (`rank_by=waiting`, the default: time "
+              "waiting on the resident or a third party), or by handling time (`rank_by=handling`) or all the "
+              "time on the step (`rank_by=elapsed`); ties by all the time on the step. Counted: visits ended in "
+              "the range, plus the time so far of those still open at its end.", (
+        _GROUP, _i("rank", "1 is where requests spent the most time by the chosen measure."), _SERVICE, _STEP, _KIND,
+        _h("waiting_hours", "Time waiting on the resident or a third party on the step"),
+        _h("handling_hours", "Time with the department on the step"),
         _h("total_hours", "Time spent on the step"), _i("visits", "Visits counted (ended and open)."),
         _i("open_at_end", "Of them, still open at as_of."), _h("mean_hours", "Mean per visit"),
     ), _bottlenecks),
     Statistic("overdue", "Overdue", "Open requests past their time limit at as_of, and requests decided late.", (
         _GROUP, _i("open", "Requests open at as_of."),
-        _i("overdue", "Of them, being handled past the time limit (not while waiting on someone)."),
-        _i("step_overdue", "Of them, on a step past the step's own limit (now)."),
-        _i("overdue_days_total", "Days overdue, summed."), _i("overdue_days_median", "Median days overdue."),
-        _i("overdue_days_max", "Most days overdue."), _i("closed_late", "Requests decided after their limit."),
-        _i("closed_late_days_total", "Days late, summed."), _i("closed_late_days_max", "Most days late."),
+        _i("overdue", "Of them, being handled past the time limit (not while waiting on someone); the limit "
+                      "is the request's as it stands now."),
+        _i("step_overdue", "Of them, on a step past the step's own limit: only requests still on that step now "
+                           "(the step limit is known only for the current step)."),
+        _i("overdue_calendar_days_total", "Calendar days overdue (each local day begun after the limit, weekends "
+                                          "and holidays included), summed."),
+        _i("overdue_calendar_days_median", "Median calendar days overdue."),
+        _i("overdue_calendar_days_max", "Most calendar days overdue."),
+        _i("closed_late", "Requests decided after their limit."),
+        _i("closed_late_calendar_days_total", "Calendar days late, summed."),
+        _i("closed_late_calendar_days_max", "Most calendar days late."),
     ), _overdue),
     Statistic("rework", "Rework", "Actions in the range that send work round again.", (
         _GROUP, _i("supplement_rounds", "Requests for materials (补正)."), _i("send_backs", "Send-backs (退回)."),
@@ -597,10 +676,10 @@ def compute(name: str, scope: Scope) -> Result:
 
 def statistic(actor: Actor, name: str, date_from: date, date_to: date, *, group: str = "service",
               granularity: str = "day", service: str | None = None, department: str | None = None,
-              now: datetime | None = None) -> Result:
+              now: datetime | None = None, rank_by: str = "waiting") -> Result:
     """The statistic ``name`` over what ``actor`` may read (see :func:`scope_for`)."""
     scope = scope_for(actor, date_from, date_to, group=group, granularity=granularity, service=service,
-                      department=department, now=now)
+                      department=department, now=now, rank_by=rank_by)
     return compute(name, scope)
 
 

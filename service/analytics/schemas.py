@@ -7,22 +7,33 @@ from typing import Any
 import marshmallow as ma
 
 from service.analytics.queries import (
+    FIRST_YEAR,
     GRANULARITIES,
     GROUPS,
+    LAST_YEAR,
     MAX_DAILY_RANGE_DAYS,
     MAX_RANGE_DAYS,
+    RANK_BY,
     STATISTICS,
     Statistic,
 )
 from service.core.schemas import LocalDateTime
 
 TABLE_FORMATS = ("json", "csv", "xlsx")
+_YEARS = f"Years {FIRST_YEAR} to {LAST_YEAR}."
+
+
+def _supported(day: Any) -> None:
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise ma.ValidationError(f"Must be a day of the years {FIRST_YEAR} to {LAST_YEAR}.")
 EVENT_LOG_FORMATS = ("xes", "ocel", "csv")
 
 
 class StatsArgs(ma.Schema):
-    date_from = ma.fields.Date(required=True, data_key="from", metadata={"description": "First local day."})
-    date_to = ma.fields.Date(required=True, data_key="to", metadata={"description": "Last local day (included)."})
+    date_from = ma.fields.Date(required=True, data_key="from", validate=_supported,
+                               metadata={"description": f"First local day. {_YEARS}"})
+    date_to = ma.fields.Date(required=True, data_key="to", validate=_supported,
+                             metadata={"description": f"Last local day (included). {_YEARS}"})
     group = ma.fields.String(load_default="service", validate=ma.validate.OneOf(GROUPS),
                              metadata={"description": "One row per service, per department, or one for all."})
     granularity = ma.fields.String(load_default="day", validate=ma.validate.OneOf(GRANULARITIES),
@@ -32,6 +43,10 @@ class StatsArgs(ma.Schema):
     department = ma.fields.String(load_default=None, validate=ma.validate.Length(min=1, max=64),
                                   metadata={"description": "Only requests of this department and those below it "
                                                            "(code)."})
+    rank_by = ma.fields.String(load_default="waiting", validate=ma.validate.OneOf(RANK_BY),
+                               metadata={"description": "Bottlenecks only: rank steps by waiting time (on the "
+                                                        "resident or a third party), handling time, or all the "
+                                                        "time on the step (elapsed)."})
     format = ma.fields.String(load_default="json", validate=ma.validate.OneOf(TABLE_FORMATS),
                               metadata={"description": "json, or a download: csv (UTF-8) or xlsx."})
 
@@ -54,10 +69,10 @@ class EventLogArgs(ma.Schema):
     format = ma.fields.String(required=True, validate=ma.validate.OneOf(EVENT_LOG_FORMATS),
                               metadata={"description": "xes (IEEE 1849), ocel (OCEL 2.0 JSON) or csv."})
     service = ma.fields.String(load_default=None, validate=ma.validate.Length(min=1, max=64))
-    date_from = ma.fields.Date(load_default=None, data_key="from",
-                               metadata={"description": "Requests submitted on or after this local day."})
-    date_to = ma.fields.Date(load_default=None, data_key="to",
-                             metadata={"description": "Requests submitted on or before this local day."})
+    date_from = ma.fields.Date(load_default=None, data_key="from", validate=_supported,
+                               metadata={"description": f"Requests submitted on or after this local day. {_YEARS}"})
+    date_to = ma.fields.Date(load_default=None, data_key="to", validate=_supported,
+                             metadata={"description": f"Requests submitted on or before this local day. {_YEARS}"})
 
     @ma.validates_schema
     def _range(self, data: dict[str, Any], **_kwargs: Any) -> None:

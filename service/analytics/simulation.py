@@ -25,6 +25,7 @@ from ulid import ULID
 
 from service.accounts.models import Resident, Staff
 from service.accounts.queries import department_directory
+from service.calendar.queries import time_zone
 from service.catalog.models import Service
 from service.core.db import db
 from service.core.errors import Conflict, ValidationFailed
@@ -159,9 +160,12 @@ class Simulation:
         directory = department_directory()
         self.ctx: Context = engine_context(directory)
         self.tz = self.ctx.tz
-        last = until or datetime.now(self.tz).date()
+        # yesterday by default: a history that ends at midnight tonight would hold events still to come
+        last = until or datetime.now(self.tz).date() - timedelta(days=1)
         self.first_day, self.last_day = last - timedelta(days=days - 1), last
-        self.now = datetime.combine(last + timedelta(days=1), time.min, tzinfo=self.tz).astimezone(UTC)
+        # and never past the real now, whatever ``until`` says (a day still running is simulated up to now)
+        self.now = min(datetime.combine(last + timedelta(days=1), time.min, tzinfo=self.tz).astimezone(UTC),
+                       datetime.now(UTC))
         self.clock = WorkingTime(self.ctx.calendar, self.tz, self.first_day - timedelta(days=7), days + 800)
         self.department_ids = directory.id_of
         self.services = {s.code: s for s in db.session.execute(sa.select(Service).where(
@@ -256,7 +260,8 @@ class Simulation:
             else:
                 hour = self.rng.triangular(8.5, 17.5, 9.5)
             instant = datetime.combine(day, time.min, tzinfo=self.tz) + timedelta(hours=hour)
-            arrivals.append((instant.astimezone(UTC), code))
+            # today (``--until`` today): nothing arrives later than now
+            arrivals.append((min(instant.astimezone(UTC), self.now - timedelta(seconds=1)), code))
         arrivals.sort(key=lambda pair: pair[0])
         return arrivals
 
@@ -504,10 +509,14 @@ def _accumulate(weights: list[float]) -> list[float]:
 
 def simulate(requests: int, days: int, seed: int, *, until: date | None = None, batch: int = 2000,
              progress: Callable[[int], None] | None = None) -> SimulationReport:
-    """Simulate ``requests`` requests arriving over the ``days`` days up to ``until`` (today by default), and
+    """Simulate ``requests`` requests arriving over the ``days`` days up to ``until`` (yesterday by default;
+    no event later than now in any case), and
     write them; needs the demo district (``civicdesk demo load``). Commits batch by batch."""
     if requests < 1 or days < 1:
         raise ValidationFailed("Simulate at least one request over at least one day.",
                                errors={"requests": ["Must be at least 1."]} if requests < 1 else
                                {"days": ["Must be at least 1."]})
+    if until is not None and until > datetime.now(time_zone()).date():
+        raise ValidationFailed("The simulated history cannot run into the future.",
+                               errors={"until": ["Must be today at the latest."]})
     return Simulation(requests, days, seed, until, batch, progress).run()

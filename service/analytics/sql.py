@@ -13,7 +13,8 @@ from sqlalchemy.sql.functions import FunctionElement
 
 
 class seconds_between(FunctionElement[float]):
-    """``end - start`` in seconds, as a float."""
+    """``end - start`` in seconds, as a float, exact to the millisecond on every database (SQLite's
+    ``julianday`` differences are not: 86401 s come out as 86400.99999457, so they are rounded)."""
 
     type = sa.Float()
     inherit_cache = True
@@ -29,7 +30,8 @@ def _seconds_default(element: seconds_between, compiler: SQLCompiler, **kw: Any)
 @compiles(seconds_between, "sqlite")
 def _seconds_sqlite(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> str:
     start, end = list(element.clauses)
-    return f"((julianday({compiler.process(end, **kw)}) - julianday({compiler.process(start, **kw)})) * 86400.0)"
+    return (f"ROUND((julianday({compiler.process(end, **kw)}) - julianday({compiler.process(start, **kw)}))"
+            " * 86400.0, 3)")
 
 
 class floor_nonnegative(FunctionElement[int]):
@@ -51,9 +53,10 @@ def _floor_sqlite(element: floor_nonnegative, compiler: SQLCompiler, **kw: Any) 
 
 
 def days_late(seconds: sa.ColumnElement[float]) -> sa.ColumnElement[int]:
-    """Local days past a deadline that ends at 23:59:59: one second late is the first day, a full day and
-    one second the second (calendar days, whatever the working-day calendar says)."""
-    return floor_nonnegative((seconds - 1) / 86400.0) + 1
+    """Calendar days (not working days) begun past a deadline that ends at 23:59:59 local time: one second
+    late is the first day, a full day and one second the second. ``seconds`` is taken in whole seconds first,
+    so a difference a hair short of a whole second does not lose a day."""
+    return floor_nonnegative((sa.func.round(seconds) - 1) / 86400.0) + 1
 
 
 def percentiles(source: sa.Subquery, value: str, keys: Sequence[str],

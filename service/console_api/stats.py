@@ -19,6 +19,8 @@ blp = Blueprint("console_stats", __name__,
                 description="Statistics per service, department and step; the event log (XES, OCEL 2.0, CSV).")
 
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_EVENT_LOG_200 = ("The event log, streamed: XES (application/xml), OCEL 2.0 (application/json) or CSV (text/csv, "
+                  "RFC 4180 line ends), by `format`.")
 
 
 def _download(body: bytes, mimetype: str, name: str) -> Response:
@@ -53,14 +55,19 @@ for _statistic in queries.STATISTICS.values():
 @blp.route("/event-log", methods=["GET"])
 @staff_required(*roles_for("stats.read"))
 @blp.arguments(EventLogArgs, location="query")
-@blp.response(200, content_type="application/xml",
-              description="The event log, streamed: XES (application/xml), OCEL 2.0 (application/json) or CSV.")
+@blp.response(200, description=_EVENT_LOG_200)
+@blp.doc(responses={"200": {"description": _EVENT_LOG_200, "content": {
+    "application/xml": {"schema": {"type": "string", "description": "format=xes: XES (IEEE 1849-2016)."}},
+    "application/json": {"schema": {"type": "string", "description": "format=ocel: OCEL 2.0 JSON."}},
+    "text/csv": {"schema": {"type": "string", "description": "format=csv: case_id, activity, timestamp, …"}},
+}}})
 @blp.problem(403, "Not a supervisor or administrator.")
 def event_log(args: dict[str, Any]) -> Response:
     """The event log for process mining, streamed.
 
     Case = request, activity = action, with the steps, timestamp and the acting department or role; no personal
-    data (residents only as keyed pseudonyms in OCEL). Supervisors get the requests of their subtree."""
+    data: requests (the case ids), events and residents only as keyed pseudonyms. Supervisors get the requests
+    of their subtree. The export reads one snapshot: what arrives while it streams is not in it."""
     export = eventlog.prepare(current_actor(), args["format"], service=args["service"], date_from=args["date_from"],
                               date_to=args["date_to"])
     return Response(stream_with_context(export.chunks()), mimetype=export.mimetype,

@@ -100,3 +100,25 @@ def test_the_command(demo: Flask, monkeypatch) -> None:
     again = CliRunner().invoke(cli.main, command)
     assert again.exit_code != 0
     assert "seed 2" in again.output
+
+
+def test_by_default_the_history_ends_yesterday_and_nothing_lies_in_the_future(demo: Flask) -> None:
+    from datetime import datetime, timedelta
+
+    import pytest
+
+    from service.core.db import utcnow
+    from service.core.errors import ValidationFailed
+
+    with demo.app_context():
+        today = datetime.now(runtime_tz()).date()
+        with pytest.raises(ValidationFailed):
+            simulate(5, 3, seed=21, until=today + timedelta(days=1))
+        report = simulate(60, 3, seed=22)
+        assert report.last_day == today - timedelta(days=1)
+        latest = db.session.execute(sa.select(sa.func.max(RequestEvent.at))).scalar_one()
+        assert latest < datetime.combine(today, datetime.min.time(), tzinfo=runtime_tz())
+        _forget_simulation()
+        simulate(60, 3, seed=23, until=today)  # today: up to now, not to midnight tonight
+        assert db.session.execute(sa.select(sa.func.max(RequestEvent.at))).scalar_one() <= utcnow()
+        assert db.session.execute(sa.select(sa.func.max(Request.submitted_at))).scalar_one() <= utcnow()

@@ -91,8 +91,26 @@ def test_step_times(client, login_as, history: History) -> None:
     assert not any(step in ("completed", "withdrawn", "closed", "replied") for _, step in rows)
 
 
+def test_bottlenecks_rank_steps_by_waiting_time_by_default(client, login_as, history: History) -> None:
+    rows = [r for r in stat(client, login_as("admin"), "bottlenecks") if r["group"] in ("complaint", "disclosure")]
+
+    # waiting (on the resident or a third party) first; handling steps after, by all their time
+    assert [(r["group"], r["rank"], r["step"], r["waiting_hours"], r["handling_hours"], r["total_hours"])
+            for r in rows] == [
+        ("complaint", 1, "supplement", 48.0, 0.0, 48.0), ("complaint", 2, "return_visit", 0.0, 67.0, 67.0),
+        ("complaint", 3, "handling", 0.0, 28.0, 28.0), ("complaint", 4, "intake", 0.0, 1.0, 1.0),
+        ("disclosure", 1, "third_party_opinion", 48.0, 0.0, 48.0),
+        *[(r["group"], r["rank"], r["step"], 0.0, r["total_hours"], r["total_hours"]) for r in rows
+          if r["group"] == "disclosure" and r["rank"] > 1]]
+    assert len([r for r in rows if r["group"] == "disclosure"]) > 1
+    handling = [r["step"] for r in stat(client, login_as("admin"), "bottlenecks", rank_by="handling")
+                if r["group"] == "complaint"]
+    assert handling == ["return_visit", "handling", "intake", "supplement"]
+
+
 def test_bottlenecks_rank_steps_by_time_spent(client, login_as, history: History) -> None:
-    rows = [r for r in stat(client, login_as("admin"), "bottlenecks") if r["group"] in ("repair", "complaint")]
+    rows = [r for r in stat(client, login_as("admin"), "bottlenecks", rank_by="elapsed")
+            if r["group"] in ("repair", "complaint")]
 
     assert [(r["group"], r["rank"], r["step"], r["total_hours"], r["visits"], r["open_at_end"]) for r in rows] == [
         ("complaint", 1, "return_visit", 67.0, 2, 0), ("complaint", 2, "supplement", 48.0, 1, 0),
@@ -104,9 +122,44 @@ def test_bottlenecks_rank_steps_by_time_spent(client, login_as, history: History
 def test_overdue(client, login_as, history: History) -> None:
     rows = stat(client, login_as("admin"), "overdue")
 
-    assert rows == [{"group": "repair", "open": 2, "overdue": 2, "step_overdue": 2, "overdue_days_total": 2,
-                     "overdue_days_median": 1, "overdue_days_max": 1, "closed_late": 1, "closed_late_days_total": 4,
-                     "closed_late_days_max": 4}]
+    assert rows == [{"group": "repair", "open": 2, "overdue": 2, "step_overdue": 2,
+                     "overdue_calendar_days_total": 2, "overdue_calendar_days_median": 1,
+                     "overdue_calendar_days_max": 1, "closed_late": 1, "closed_late_calendar_days_total": 4,
+                     "closed_late_calendar_days_max": 4}]
+
+
+def test_days_overdue_two_and_more_days_after_the_limit(client, login_as, history: History) -> None:
+    """r4 and r5 are due Mon 9 23:59:59; at 00:00 Wed 11 that is a day and a second: the second calendar day
+    (SQLite's julianday once made it 86400.99999 s and lost it)."""
+    admin = login_as("admin")
+    for to, days in (("2026-03-10", 2), ("2026-03-12", 4)):
+        [row] = stat(client, admin, "overdue", to=to)
+        assert (row["overdue"], row["overdue_calendar_days_total"], row["overdue_calendar_days_median"],
+                row["overdue_calendar_days_max"]) == (2, 2 * days, days, days), to
+        assert (row["closed_late"], row["closed_late_calendar_days_max"]) == (1, 4)
+
+
+def test_a_reopened_request_still_counts_where_it_was_decided(app, client, login_as, history: History) -> None:
+    """Completions, cycle times and ratings come from the events: reopening r3 on Tue 10 (which clears its
+    closed_at) does not take back its closing on Mon 9."""
+    from service.core.db import db
+    from service.requests import operations
+    from service.requests.models import Request
+    from tests.analytics.conftest import _Book, at
+
+    admin = login_as("admin")
+    before = {name: stat(client, admin, name, group="all") for name in ("throughput", "cycle-times", "ratings")}
+    with app.app_context():
+        supervisor = _Book().staff["service-center-supervisor"]
+        request = db.session.get(Request, history.ids["r3"])
+        operations.act(supervisor, request.id, "reopen", "居民再次反映", {}, request.version, at=at(10, 10))
+        db.session.commit()
+        assert db.session.get(Request, history.ids["r3"]).closed_at is None
+
+    for name, rows in before.items():
+        assert stat(client, admin, name, group="all") == rows, name
+    assert before["cycle-times"][0]["closed"] == 4  # r1, r2, r3, r6
+    assert [r["completions"] for r in before["throughput"]][-1] == 2  # r2 and r3 on Monday 9
 
 
 def test_rework(client, login_as, history: History) -> None:
@@ -188,9 +241,14 @@ def test_bad_parameters(client, login_as, history: History) -> None:
     for query, field in (({"from": "2026-03-09", "to": "2026-03-02"}, "to"), ({"to": "2026-03-02"}, "from"),
                          ({**RANGE, "group": "team"}, "group"), ({**RANGE, "format": "pdf"}, "format"),
                          ({"from": "2024-01-01", "to": "2026-03-02"}, "to"), ({**RANGE, "service": "nope"}, "service"),
-                         ({**RANGE, "department": "nope"}, "department")):
+                         ({**RANGE, "department": "nope"}, "department"),
+                         ({"from": "0001-01-01", "to": "2026-03-02"}, "from"),
+                         ({"from": "2026-03-02", "to": "9999-12-31"}, "to"),
+                         ({"from": "1999-12-31", "to": "2000-01-01"}, "from"),
+                         ({**RANGE, "rank_by": "fun"}, "rank_by")):
         response = client.get("/console/v1/stats/backlog", headers=admin, query_string=query)
         assert response.status_code == 422, query
+        assert response.mimetype == "application/problem+json"
         assert field in response.get_json()["errors"]
 
 

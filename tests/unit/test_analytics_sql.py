@@ -47,3 +47,27 @@ def test_days_late_counts_local_days_begun_after_the_deadline() -> None:
 
         # a deadline at 23:59:59: one second later is the next day, the first day overdue
         assert [late(s) for s in (1, 86400, 86401, 3 * 86400 + 10 * 3600 + 1)] == [1, 1, 2, 4]
+
+
+def test_days_late_from_real_timestamps_loses_no_day() -> None:
+    """Fed with ``seconds_between`` of stored instants (SQLite's julianday difference is inexact: 86401 s come
+    out a hair short), not with literals: each whole day and one second late is one more day."""
+    from datetime import UTC, datetime, timedelta
+
+    from service.analytics.sql import seconds_between
+    from service.core.db import UTCDateTime
+
+    metadata = sa.MetaData()
+    instants = sa.Table("instants", metadata, sa.Column("due", UTCDateTime()), sa.Column("at", UTCDateTime()))
+    engine = sa.create_engine("sqlite://")
+    metadata.create_all(engine)
+    due = datetime(2026, 3, 9, 15, 59, 59, tzinfo=UTC)  # 23:59:59 in Shanghai
+    lates = [timedelta(seconds=1), timedelta(days=1), timedelta(days=1, seconds=1), timedelta(days=2, seconds=1),
+             timedelta(days=6, hours=10, seconds=1), timedelta(days=30, seconds=1)]
+    with engine.begin() as connection:
+        connection.execute(instants.insert(), [{"due": due, "at": due + late} for late in lates])
+        seconds = seconds_between(instants.c.due, instants.c.at)
+        rows = connection.execute(sa.select(seconds, days_late(seconds)).order_by(instants.c.at)).all()
+
+    assert [row[0] for row in rows] == [late.total_seconds() for late in lates]
+    assert [row[1] for row in rows] == [1, 1, 2, 3, 7, 31]
