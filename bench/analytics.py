@@ -39,11 +39,11 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from scratch import postgresql_database, sqlite_database  # noqa: E402
 
 UNTIL = date(2026, 10, 30)
 PASSWORD = "bench-password-123"  # noqa: S105 (demo staff of a scratch database)
@@ -163,24 +163,14 @@ def run_worker(*args: str) -> dict[str, Any]:
 @contextmanager
 def scratch_database(kind: str) -> Iterator[str]:
     if kind == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="civicdesk-bench-") as directory:
-            yield f"sqlite:///{directory}/bench.sqlite3"
+        with sqlite_database() as url:
+            yield url
         return
     server = os.environ.get(POSTGRES_URL_VARIABLE)
     if not server:
         raise SystemExit(f"set {POSTGRES_URL_VARIABLE} (or run through scripts/with-postgres.sh)")
-    url = sa.make_url(server)
-    name = f"civicdesk_analytics_{os.getpid()}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with postgresql_database(server, "civicdesk_analytics") as url:
+        yield url
 
 
 # --- the run --------------------------------------------------------------------------------------------------

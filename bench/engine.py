@@ -37,8 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +51,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from flask import Flask  # noqa: E402
+from scratch import postgresql_database, sqlite_database  # noqa: E402
 from SpiffWorkflow.bpmn import BpmnWorkflow  # noqa: E402
 from SpiffWorkflow.bpmn.parser import BpmnParser  # noqa: E402
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer  # noqa: E402
@@ -95,29 +95,6 @@ SPIFF_STEPS: list[tuple[str, str, dict[str, Any]]] = [
 
 
 # --- databases ------------------------------------------------------------------------------------------------
-
-
-@contextmanager
-def sqlite_database() -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="civicdesk-bench-") as directory:
-        yield f"sqlite:///{directory}/bench.sqlite3"
-
-
-@contextmanager
-def postgresql_database(server_url: str) -> Iterator[str]:
-    """A scratch database on the server of ``server_url``, dropped afterwards."""
-    url = sa.make_url(server_url)
-    name = f"civicdesk_bench_{os.getpid()}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 # --- civicdesk ------------------------------------------------------------------------------------------------
@@ -400,7 +377,7 @@ def main(argv: list[str] | None = None) -> None:
             with sqlite_database() as url:
                 results[database] = measure(database, url, args)
         elif os.environ.get(POSTGRES_URL_VARIABLE):
-            with postgresql_database(os.environ[POSTGRES_URL_VARIABLE]) as url:
+            with postgresql_database(os.environ[POSTGRES_URL_VARIABLE], "civicdesk_bench") as url:
                 results[database] = measure(database, url, args)
         elif not args.delegated:
             results[database] = postgresql_through_script(args)

@@ -29,10 +29,7 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,6 +41,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from flask import Flask  # noqa: E402
+from scratch import postgresql_database, sqlite_database  # noqa: E402
 
 from service import create_app, migrations  # noqa: E402
 from service.accounts.models import Staff  # noqa: E402
@@ -77,29 +75,6 @@ SENTENCES = ["请相关单位和居民群众按照要求做好各项准备工作
              "缴存基数上限按上年度职工月平均工资的三倍确定。", "图书馆、文化馆节假日照常开放，周一闭馆维护。",
              "应征青年须在网上完成兵役登记并参加体格检查。", "各单位落实值班值守制度，低洼地带做好人员转移准备。"]
 QUERIES = ["路灯", "噪音", "5G基站", "营业执照办理", "医保 异地就医", "老旧小区改造", "补贴", "身份证", "量子计算"]
-
-
-@contextmanager
-def sqlite_database() -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="civicdesk-bench-") as directory:
-        yield f"sqlite:///{directory}/bench.sqlite3"
-
-
-@contextmanager
-def postgresql_database(server_url: str) -> Iterator[str]:
-    """A scratch database on the server of ``server_url``, dropped afterwards."""
-    url = sa.make_url(server_url)
-    name = f"civicdesk_bench_notices_{os.getpid()}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 def _tokens(title: str, summary: str | None, body: str) -> tuple[str, str]:
@@ -238,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
         server = os.environ.get(POSTGRES_URL_VARIABLE)
         if not server:
             raise SystemExit(f"set {POSTGRES_URL_VARIABLE}, or run through scripts/with-postgres.sh")
-        with postgresql_database(server) as url:
+        with postgresql_database(server, "civicdesk_bench_notices") as url:
             results = measure("postgresql", url, args)
     print(json.dumps({"benchmark": "notices", "database": args.database, "sizes": args.sizes,
                       "results": results}, ensure_ascii=False), flush=True)
