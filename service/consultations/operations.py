@@ -24,7 +24,7 @@ from service.core import audit, search
 from service.core.auth import Actor
 from service.core.concurrency import check_version
 from service.core.db import db, new_id, utcnow
-from service.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from service.core.errors import Conflict, Forbidden, NotFound, ValidationFailed, load_action_data
 from service.engine.clock import Clock
 from service.notifications import outbox
 from service.processes.queries import active_version, definition_of
@@ -114,15 +114,7 @@ def allowed_actions(actor: Actor, consultation: Consultation) -> list[str]:
 
 
 def _action_data(action: str, data: Mapping[str, Any]) -> dict[str, Any]:
-    try:
-        loaded: dict[str, Any] = _DATA_SCHEMAS[action].load(data)
-    except ma.ValidationError as invalid:
-        messages = invalid.normalized_messages()
-        raise ValidationFailed(
-            "The action's data is invalid.",
-            errors={f"data.{field}": list(m) if isinstance(m, list) else [str(m)] for field, m in messages.items()},
-        ) from invalid
-    return loaded
+    return load_action_data(_DATA_SCHEMAS[action], data)
 
 
 def act(actor: Actor, consultation_id: str, action: str, comment: str | None, data: Mapping[str, Any],

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import marshmallow as ma
 from flask import Flask, Response, g
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -89,6 +90,19 @@ class UnsupportedMediaType(Problem):
 
 class ValidationFailed(Problem):
     status, title, slug = 422, "Validation failed", "validation-error"
+
+
+def load_action_data(schema: ma.Schema, data: Mapping[str, Any]) -> dict[str, Any]:
+    """An action's ``data`` through its schema; errors are reported under ``data.<field>`` (422)."""
+    try:
+        loaded: dict[str, Any] = schema.load(data)
+    except ma.ValidationError as invalid:
+        messages = invalid.normalized_messages()
+        raise ValidationFailed(
+            "The action's data is invalid.",
+            errors={f"data.{field}": list(m) if isinstance(m, list) else [str(m)] for field, m in messages.items()},
+        ) from invalid
+    return loaded
 
 
 class TooManyRequests(Problem):

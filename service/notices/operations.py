@@ -19,7 +19,7 @@ from service.core import audit, search
 from service.core.auth import SYSTEM, Actor
 from service.core.concurrency import check_version
 from service.core.db import db, utcnow
-from service.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from service.core.errors import Conflict, Forbidden, NotFound, ValidationFailed, load_action_data
 from service.notices import permissions
 from service.notices.models import Notice, NoticeRevision
 from service.notices.schemas import ApproveDataSchema, NoDataSchema
@@ -212,15 +212,7 @@ def allowed_actions(actor: Actor, notice: Notice, now: datetime | None = None) -
 
 
 def _action_data(action: str, data: Mapping[str, Any]) -> dict[str, Any]:
-    try:
-        loaded: dict[str, Any] = _DATA_SCHEMAS[action].load(data)
-    except ma.ValidationError as invalid:
-        messages = invalid.normalized_messages()
-        raise ValidationFailed(
-            "The action's data is invalid.",
-            errors={f"data.{field}": list(m) if isinstance(m, list) else [str(m)] for field, m in messages.items()},
-        ) from invalid
-    return loaded
+    return load_action_data(_DATA_SCHEMAS[action], data)
 
 
 def _apply_revision(actor: Actor, notice: Notice, now: datetime) -> dict[str, Any]:
