@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -12,20 +10,8 @@ from flask import Flask
 
 from service.app import create_app
 from service.core.auth import SYSTEM
-from service.core.db import db
+from service.core.db import db, unit_of_work
 from service.core.errors import Problem
-
-
-@contextmanager
-def unit_of_work(app: Flask) -> Iterator[None]:
-    """One transaction per command: committed when the block ends normally, rolled back otherwise."""
-    with app.app_context():
-        try:
-            yield
-            db.session.commit()
-        except BaseException:
-            db.session.rollback()
-            raise
 
 
 def _fail_on_problem(problem: Problem) -> None:

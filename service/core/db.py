@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -66,6 +67,19 @@ class IdMixin:
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+@contextmanager
+def unit_of_work(app: Flask) -> Iterator[None]:
+    """One transaction per CLI command or worker job: committed when the block ends normally, rolled back
+    otherwise (HTTP requests get theirs from the app's dispatch)."""
+    with app.app_context():
+        try:
+            yield
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
 
 
 # --- SQLite: WAL, foreign keys, busy timeout, and BEGIN IMMEDIATE for writers ------------------------------

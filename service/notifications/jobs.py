@@ -10,14 +10,12 @@ request is open or, for supervision reminders, while the request has an unresolv
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import Flask, current_app
 
-from service.core.db import db, read_only_intent, utcnow
+from service.core.db import db, read_only_intent, unit_of_work, utcnow
 from service.core.models import AccessToken, IdempotencyKey
 from service.notices.operations import publish_due_notices
 from service.notifications import outbox, reminders
@@ -30,18 +28,6 @@ FINISHED = ("delivered", "skipped", "refused")
 DEADLINE_EVENTS = ("step_due_soon", "step_overdue", "step_escalated")
 
 
-@contextmanager
-def unit_of_work(app: Flask) -> Iterator[None]:
-    """One transaction per job: committed when the job ends normally, rolled back otherwise."""
-    with app.app_context():
-        try:
-            yield
-            db.session.commit()
-        except BaseException:
-            db.session.rollback()
-            raise
-        finally:
-            db.session.remove()
 
 
 def queue_reminders(app: Flask, now: datetime | None = None) -> int:

@@ -13,17 +13,9 @@ from flask.testing import FlaskClient
 from service.accounts.models import Resident, Staff
 from service.core.db import db, utcnow
 from service.core.models import AuditRecord
-from tests.conftest import DEMO_PASSWORD, bearer, count_rows
+from tests.conftest import DEMO_PASSWORD, bearer, count_rows, problem
 
 PROBLEM = "application/problem+json"
-
-
-def problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body: dict[str, Any] = response.get_json()
-    assert body["status"] == status
-    return body
 
 
 def _keys(node: Any) -> set[str]:

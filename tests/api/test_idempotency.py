@@ -15,18 +15,10 @@ from flask.testing import FlaskClient
 from service.core.db import db, utcnow
 from service.core.idempotency import request_fingerprint
 from service.core.models import IdempotencyKey
-from tests.conftest import DEMO_PASSWORD, bearer, count_rows
+from tests.conftest import DEMO_PASSWORD, bearer, count_rows, problem
 
 PROBLEM = "application/problem+json"
 URL = "/console/v1/departments"
-
-
-def problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body: dict[str, Any] = response.get_json()
-    assert body["status"] == status
-    return body
 
 
 @pytest.fixture

@@ -12,19 +12,11 @@ from stdnum.cn import ric, uscc
 
 from service.accounts.models import Resident
 from service.core.db import db
-from tests.conftest import bearer, count_rows
+from tests.conftest import bearer, count_rows, problem
 
 PROBLEM = "application/problem+json"
 VALID_USCC = "91110000600037341L"
 VALID_ID = "11010519491231002X"
-
-
-def problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body: dict[str, Any] = response.get_json()
-    assert body["status"] == status
-    return body
 
 
 def _stored(app: Flask, resident_id: str) -> dict[str, Any]:

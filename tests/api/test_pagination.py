@@ -14,18 +14,10 @@ from flask.testing import FlaskClient
 from service.accounts import operations
 from service.core.auth import SYSTEM
 from service.core.db import db
-from tests.conftest import bearer
+from tests.conftest import bearer, problem
 
 PROBLEM = "application/problem+json"
 URL = "/console/v1/departments"
-
-
-def problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body: dict[str, Any] = response.get_json()
-    assert body["status"] == status
-    return body
 
 
 def _cursor(value: Any) -> str:

@@ -10,9 +10,8 @@ import sqlalchemy as sa
 from flask import Flask
 
 from service.accounts import operations
-from service.cli import unit_of_work
 from service.core.auth import SYSTEM, Actor
-from service.core.db import db, read_only_intent
+from service.core.db import db, read_only_intent, unit_of_work
 from service.core.errors import Conflict, Forbidden, ValidationFailed
 from service.core.models import AuditRecord
 from tests.conftest import DEMO_PASSWORD

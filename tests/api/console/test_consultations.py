@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from service.consultations.models import Consultation
 from service.core.db import db
-from tests.conftest import bearer, count_rows
+from tests.conftest import bearer, count_rows, problem
 
 PROBLEM = "application/problem+json"
 URL = "/console/v1/consultations"
@@ -23,14 +23,6 @@ PUBLIC_QUESTION = "小区楼下路灯坏了很久，找谁修？"
 PUBLIC_ANSWER = "路灯维修请拨打12319城管热线，或在小程序“报修”中提交。"
 
 Login = Callable[[str], dict[str, str]]
-
-
-def problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body: dict[str, Any] = response.get_json()
-    assert body["status"] == status
-    return body
 
 
 @pytest.fixture

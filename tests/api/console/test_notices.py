@@ -19,7 +19,7 @@ from service.core.db import db, utcnow
 from service.notices import operations, queries
 from service.notices.models import Notice
 from tests.api.test_authorization import _png
-from tests.conftest import DEMO_PASSWORD, bearer, count_rows
+from tests.conftest import DEMO_PASSWORD, bearer, count_rows, problem
 
 PROBLEM = "application/problem+json"
 URL = "/console/v1/notices"
@@ -27,14 +27,6 @@ Login = Callable[[str], dict[str, str]]
 DRAFT = {"title": "关于春节期间政务服务中心开放时间的通知", "category": "announcement",
          "body": "春节期间（2月10日至2月17日）政务服务中心暂停线下办理。\n\n网上办理不受影响。",
          "summary": "春节期间线下窗口暂停办理"}
-
-
-def problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body: dict[str, Any] = response.get_json()
-    assert body["status"] == status
-    return body
 
 
 @pytest.fixture

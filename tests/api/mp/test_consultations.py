@@ -23,20 +23,12 @@ from service.core.db import db
 from service.engine.clock import Clock
 from service.processes import operations as process_operations
 from service.processes.builtin import builtin_definition_data
-from tests.conftest import bearer, count_rows
+from tests.conftest import bearer, count_rows, problem
 
 PROBLEM = "application/problem+json"
 URL = "/mp/v1/consultations"
 PHONE = "13800138000"
 ID_NUMBER = "11010519491231002X"
-
-
-def problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body: dict[str, Any] = response.get_json()
-    assert body["status"] == status
-    return body
 
 
 @pytest.fixture

@@ -12,18 +12,10 @@ from flask.testing import FlaskClient
 
 from service.consultations.models import Consultation
 from service.core.db import db, utcnow
-from tests.conftest import bearer
+from tests.conftest import bearer, problem
 
 PROBLEM = "application/problem+json"
 URL = "/mp/v1/faq"
-
-
-def problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body: dict[str, Any] = response.get_json()
-    assert body["status"] == status
-    return body
 
 
 @pytest.fixture

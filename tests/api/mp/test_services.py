@@ -17,21 +17,13 @@ from service.catalog.forms import validate_submission
 from service.catalog.models import Service
 from service.core.auth import SYSTEM
 from service.core.db import db
-from tests.conftest import bearer
+from tests.conftest import bearer, problem
 
 PROBLEM = "application/problem+json"
 BUILTIN = yaml.safe_load((Path(__file__).parents[3] / "service" / "catalog" / "builtin.yaml")
                          .read_text(encoding="utf-8"))
 BUILTIN_CODES = sorted(entry["code"] for entry in BUILTIN)
 ITEM_FIELDS = {"id", "code", "name", "category", "description", "time_limit_working_days", "form", "materials"}
-
-
-def problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body: dict[str, Any] = response.get_json()
-    assert body["status"] == status
-    return body
 
 
 def ok(response: Any) -> Any:

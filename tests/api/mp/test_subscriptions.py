@@ -17,7 +17,7 @@ import config
 from service.core.db import db
 from service.notifications import operations, queries
 from service.notifications.models import SubscriptionGrant
-from tests.conftest import bearer, count_rows
+from tests.conftest import bearer, count_rows, problem
 
 PROBLEM = "application/problem+json"
 TEMPLATES = "/mp/v1/subscription-templates"
@@ -25,14 +25,6 @@ URL = "/mp/v1/subscriptions"
 EVENTS = ["request_accepted", "materials_requested", "request_completed", "request_rejected",
           "consultation_answered", "follow_up_answered"]
 ACCEPTED, ANSWERED = "tmpl-request-accepted", "tmpl-consultation-answered"
-
-
-def problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body: dict[str, Any] = response.get_json()
-    assert body["status"] == status
-    return body
 
 
 def _resident(client: FlaskClient, resident_token: Callable[[str], str], name: str) -> dict[str, Any]:
