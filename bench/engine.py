@@ -60,7 +60,6 @@ from SpiffWorkflow.util.task import TaskState  # noqa: E402
 from service import create_app, migrations  # noqa: E402
 from service.accounts.models import Department, Resident, Staff  # noqa: E402
 from service.catalog import operations as catalog_operations  # noqa: E402
-from service.catalog.models import Service  # noqa: E402
 from service.core.auth import SYSTEM, Actor  # noqa: E402
 from service.core.db import db  # noqa: E402
 from service.demo import load_demo  # noqa: E402
@@ -141,9 +140,7 @@ def civicdesk_request(setup: CivicdeskSetup) -> str:
     """One request from submission to reply: six transactions, each in its own app context."""
     app = setup.app
     with app.app_context():
-        service = db.session.get(Service, setup.service_id)
-        assert service is not None
-        request = request_operations.submit(setup.resident, service, {}, {})
+        request = request_operations.submit_request(setup.resident, setup.service_id, {}, {})
         request_id, version = request.id, request.version
         db.session.commit()
     for actor, action, data in setup.steps:

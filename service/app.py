@@ -9,7 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
 from service.core.api import init_api
-from service.core.db import configure_sqlite, db, reset_write_intent, set_write_intent
+from service.core.db import configure_sqlite, db, ping_when_idle, reset_write_intent, set_write_intent
 from service.core.errors import register_error_handlers
 from service.core.health import health
 from service.core.logging import configure_logging, init_request_logging
@@ -44,9 +44,6 @@ def create_app(settings: dict[str, Any] | None = None, environment: str | None =
     app = CivicdeskFlask("civicdesk", static_folder=None)
     app.config.update(conf)
     app.config["SQLALCHEMY_DATABASE_URI"] = conf["DATABASE_URL"]
-    # A pooled PostgreSQL connection can be cut by the server or a proxy; a SQLite file cannot.
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = (
-        {} if conf["DATABASE_URL"].startswith("sqlite") else {"pool_pre_ping": True})
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     if conf.get("PROXY_FIX_X_FOR"):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(conf["PROXY_FIX_X_FOR"]))  # type: ignore[method-assign]
@@ -56,6 +53,8 @@ def create_app(settings: dict[str, Any] | None = None, environment: str | None =
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine, conf["SQLITE_BUSY_TIMEOUT_MS"])
+        else:  # a pooled connection can be cut by the server or a proxy; a SQLite file cannot
+            ping_when_idle(db.engine, float(conf["DATABASE_PING_AFTER_IDLE_SECONDS"]))
 
     init_request_logging(app)
     register_error_handlers(app)

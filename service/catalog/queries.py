@@ -9,9 +9,34 @@ import sqlalchemy as sa
 
 from service.catalog.models import Service
 from service.core.db import db
+from service.core.direct import DirectStatement
 from service.core.errors import NotFound
 from service.core.pagination import Page, paginate
 from service.processes.queries import active_version, definition_of
+
+
+@dataclass(frozen=True)
+class ServiceTerms:
+    """What a submission needs of its service."""
+
+    id: str
+    code: str
+    process_code: str
+    form: dict[str, Any]
+    materials: list[dict[str, Any]]
+    active: bool
+
+
+_SERVICES: sa.Table = Service.__table__  # type: ignore[assignment]
+_SELECT_TERMS = DirectStatement(
+    sa.select(*(_SERVICES.c[name] for name in ("id", "code", "process_code", "form", "materials", "active")))
+    .where(_SERVICES.c.id == sa.bindparam("b_id")))
+
+
+def service_terms(service_id: str) -> ServiceTerms | None:
+    """Read on every submission: the few columns it needs, without loading the service through the ORM."""
+    row = _SELECT_TERMS.first({"b_id": service_id})
+    return ServiceTerms(*row) if row is not None else None
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -128,3 +129,34 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         # straight on the DBAPI connection: this runs at the start of every transaction
         connection.connection.dbapi_connection.execute(  # type: ignore[union-attr]
             "BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
+
+
+# --- PostgreSQL: a pooled connection is pinged when it has been idle -----------------------------------------
+
+_IDLE_SINCE = "civicdesk.idle_since"
+
+
+def ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    """Ping a pooled connection before use when it has lain idle for more than ``idle_seconds``.
+
+    ``pool_pre_ping`` pings at every checkout: one more round trip for every transaction. A connection handed
+    back a moment ago is as good as the ping would show; one that has waited longer may have been cut by a
+    server restart, a proxy or an idle timeout, and is replaced before it is used. A connection cut within
+    ``idle_seconds`` of its last use fails the transaction that draws it, and SQLAlchemy then renews the whole
+    pool (its disconnect handling).
+    """
+
+    @sa.event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since <= idle_seconds:
+            return  # just connected, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            # the pool discards this connection and checks out another (a fresh one, at worst)
+            raise sa.exc.DisconnectionError(str(error)) from error

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from service.accounts.models import Department
 from service.core.db import db
+from service.core.direct import DirectStatement
 from service.core.errors import NotFound
 from service.engine.definition import ProcessDefinition, load_definition
 from service.processes.models import ProcessVersion
@@ -62,13 +63,15 @@ def active_version(code: str) -> ProcessVersion:
     return row
 
 
-_ACTIVE_ID = sa.select(ProcessVersion.id).where(ProcessVersion.code == sa.bindparam("b_code"),
-                                                ProcessVersion.active)
+_ACTIVE_ID = DirectStatement(sa.select(ProcessVersion.id).where(ProcessVersion.code == sa.bindparam("b_code"),
+                                                                ProcessVersion.active))
 
 
 def active_version_id(code: str) -> str:
-    """The id of the version new requests of ``code`` start on (without loading its definition again)."""
-    version_id = db.session.execute(_ACTIVE_ID, {"b_code": code}).scalar_one_or_none()
+    """The id of the version new requests of ``code`` start on (without loading its definition again); read on
+    every submission."""
+    row = _ACTIVE_ID.first({"b_code": code})
+    version_id = row[0] if row is not None else None
     if version_id is None:
         raise NotFound(f"Process {code!r} has no active version.")
     return str(version_id)

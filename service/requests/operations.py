@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from flask import current_app
@@ -20,7 +20,7 @@ from service.attachments.operations import check_materials
 from service.attachments.queries import own_attachments
 from service.calendar.queries import load_calendar, time_zone
 from service.catalog.forms import validate_submission
-from service.catalog.models import Service
+from service.catalog.queries import service_terms
 from service.core import audit
 from service.core.auth import Actor
 from service.core.concurrency import check_version
@@ -65,6 +65,7 @@ _UPDATE_REQUEST = DirectStatement(
 _UPDATE_MIGRATED = DirectStatement(
     _REQUESTS.update().where(_REQUESTS.c.id == sa.bindparam("b_id"), _REQUESTS.c.version == sa.bindparam("b_version"))
     .values({name: sa.bindparam(name) for name in (*_SYNCED_COLUMNS, "version", "event_count", "process_version_id")}))
+_INSERT_REQUEST = DirectStatement.insert(_REQUESTS)
 _INSERT_EVENT = DirectStatement.insert(_EVENTS)
 _INSERT_ASSIGNEE = DirectStatement(_ASSIGNEES.insert().values(
     {name: sa.bindparam(name) for name in ("request_id", "department_id", "role", "due_at")}))
@@ -73,8 +74,8 @@ _DELETE_ASSIGNEES = DirectStatement(_ASSIGNEES.delete().where(_ASSIGNEES.c.reque
 
 @dataclass
 class LockedRequest:
-    """The columns of a request an action needs, read from its row locked for the action, kept current as the
-    action writes; what an action returns."""
+    """The columns of a request an action needs, read from its row locked for the action (or written by the
+    submission), kept current as the action writes; what a submission and an action return."""
 
     id: str
     version: int
@@ -90,8 +91,7 @@ class LockedRequest:
 
 
 def lock(request_id: str) -> LockedRequest:
-    with pipelined():  # on PostgreSQL, in one round trip with the BEGIN of the action's transaction
-        row = _SELECT_LOCKED.first({"b_id": request_id})
+    row = _SELECT_LOCKED.first({"b_id": request_id})
     if row is None:
         raise NotFound("No such request.")
     return LockedRequest(*row)
@@ -181,8 +181,19 @@ def event_of(row: RequestEvent) -> runtime.Event:
                          comment=row.comment, data=row.data, public=row.public)
 
 
-def submit(actor: Actor, service: Service, form: Mapping[str, Any], materials: Mapping[str, Any],
-           at: datetime | None = None) -> Request:
+class SubmittedService(Protocol):
+    """What :func:`submit` reads of a service: its row or its :class:`ServiceTerms`."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def process_code(self) -> str: ...
+
+
+def submit(actor: Actor, service: SubmittedService, form: Mapping[str, Any], materials: Mapping[str, Any],
+           at: datetime | None = None) -> LockedRequest:
     if actor.kind != "resident":
         raise Forbidden("Only residents submit requests.")
     now = at or utcnow()
@@ -192,15 +203,21 @@ def submit(actor: Actor, service: Service, form: Mapping[str, Any], materials: M
     ctx = engine_context(departments)
     state, event = runtime.start(definition, actor.id, now)
     values = _synced_values(state, ctx, now)
-    request = Request(id=new_id(), service_id=service.id, process_version_id=version_id, resident_id=actor.id,
-                      submitted_at=now, form=dict(form), materials=dict(materials), event_count=1, **values)
-    db.session.add(request)
-    expected = _expected(definition, state, departments)
-    if expected:  # the direct statements flush the new request first
-        _insert_assignees(request.id, expected, values["step_due_at"] or values["due_at"])
-    _add_event(request.id, 1, event)
-    outbox.on_request_event(request, event, state)
-    audit.record(actor, "request.submitted", "request", request.id, {"service": service.code})
+    request = LockedRequest(id=new_id(), version=1, event_count=1, state=values["state"],
+                            process_version_id=version_id, resident_id=actor.id, service_id=service.id,
+                            status=state.status, current_step=state.step, due_at=values["due_at"],
+                            step_due_at=values["step_due_at"])
+    with pipelined():
+        _INSERT_REQUEST.execute({**values, "id": request.id, "version": 1, "event_count": 1, "created_at": now,
+                                 "service_id": service.id, "process_version_id": version_id,
+                                 "resident_id": actor.id, "submitted_at": now, "form": dict(form),
+                                 "materials": dict(materials)})
+        expected = _expected(definition, state, departments)
+        if expected:
+            _insert_assignees(request.id, expected, values["step_due_at"] or values["due_at"])
+        _add_event(request.id, 1, event)
+        outbox.on_request_event(request, event, state)
+        audit.record(actor, "request.submitted", "request", request.id, {"service": service.code})
     return request
 
 
@@ -272,9 +289,9 @@ def allowed_for(actor: Actor, request: Request, at: datetime | None = None) -> l
                                    engine_actor(actor, departments), engine_context(departments), at or utcnow())
 
 def submit_request(actor: Actor, service_id: str, form: Mapping[str, Any], materials: Mapping[str, list[str]],
-                   at: datetime | None = None) -> Request:
+                   at: datetime | None = None) -> LockedRequest:
     """Validate a resident's submission against the service's form and materials, then start its process."""
-    service = db.session.get(Service, service_id)
+    service = service_terms(service_id)
     if service is None or not service.active:
         raise ValidationFailed("Unknown service.", errors={"service_id": ["No such service."]})
     cleaned, errors = validate_submission(service.form, form)
