@@ -6,6 +6,8 @@ SECRET_KEY = "change-me"
 # SQLAlchemy URL; SQLite for a single machine, ``postgresql+psycopg://…`` in production.
 DATABASE_URL = "sqlite:///" + os.path.abspath("var/civicdesk.sqlite3")
 SQLITE_BUSY_TIMEOUT_MS = 15000
+# SQLite: write-ahead log pages (4 KiB each) after which a commit copies them into the database file.
+SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10000
 # A pooled PostgreSQL connection idle for longer than this is pinged before use (0: every checkout).
 DATABASE_PING_AFTER_IDLE_SECONDS = 2.0
 TIME_ZONE = "Asia/Shanghai"

@@ -52,7 +52,7 @@ def create_app(settings: dict[str, Any] | None = None, environment: str | None =
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            configure_sqlite(db.engine, conf["SQLITE_BUSY_TIMEOUT_MS"])
+            configure_sqlite(db.engine, conf["SQLITE_BUSY_TIMEOUT_MS"], conf["SQLITE_WAL_AUTOCHECKPOINT_PAGES"])
         else:  # a pooled connection can be cut by the server or a proxy; a SQLite file cannot
             ping_when_idle(db.engine, float(conf["DATABASE_PING_AFTER_IDLE_SECONDS"]))
 

@@ -106,11 +106,18 @@ def reset_write_intent(token: contextvars.Token[bool]) -> None:
     _write_intent.reset(token)
 
 
-def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+_WAL_SIZE_LIMIT = 64 * 1024 * 1024  # the WAL file is cut back to this after a checkpoint
+
+
+def configure_sqlite(engine: Engine, busy_timeout_ms: int, wal_autocheckpoint_pages: int) -> None:
     """Take over transaction control from pysqlite so writers start with ``BEGIN IMMEDIATE``.
 
     A deferred transaction that later writes fails with "database is locked" when another writer got there
     first; an immediate one waits for the lock (busy timeout) instead.
+
+    ``wal_autocheckpoint_pages``: the commit that takes the write-ahead log past this many pages copies them
+    back into the database file. An action writes two dozen pages, most of them the same few hot pages of each
+    index; a longer interval copies each of those once for many commits rather than once for a few.
     """
 
     @sa.event.listens_for(engine, "connect")
@@ -122,6 +129,8 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute(f"PRAGMA wal_autocheckpoint = {int(wal_autocheckpoint_pages)}")
+            cursor.execute(f"PRAGMA journal_size_limit = {_WAL_SIZE_LIMIT}")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")

@@ -47,7 +47,8 @@ class AuditRecord(IdMixin, Base):
     __tablename__ = "audit_records"
     __table_args__ = (sa.Index("ix_audit_records_object", "object_type", "object_id"),)
 
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    # no index on ``at``: records are listed by id, which is time-ordered (ULID)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     actor_kind: Mapped[str] = mapped_column(sa.String(16))
     actor_id: Mapped[str | None] = mapped_column(sa.String(26), index=True)
     action: Mapped[str] = mapped_column(sa.String(64))

@@ -55,7 +55,7 @@ class RequestEvent(IdMixin, Base):
 
     request_id: Mapped[str] = mapped_column(sa.ForeignKey("requests.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(sa.Integer)
-    action: Mapped[str] = mapped_column(sa.String(64), index=True)
+    action: Mapped[str] = mapped_column(sa.String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     actor_kind: Mapped[str] = mapped_column(sa.String(16))
     actor_id: Mapped[str] = mapped_column(sa.String(64))
