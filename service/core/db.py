@@ -61,6 +61,12 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# SQLite: a table whose rows are found by their primary key alone (no rowid B-tree beside the key's index).
+# Used for the small rows every action appends (events, audit records, work-queue rows, outbox messages):
+# one B-tree fewer to write per row. Other databases ignore it.
+WITHOUT_ROWID: dict[str, object] = {"sqlite_with_rowid": False}
+
+
 class IdMixin:
     id: Mapped[str] = mapped_column(sa.String(26), primary_key=True, default=new_id)
 

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.core.db import Base, IdMixin, UTCDateTime, utcnow
+from service.core.db import WITHOUT_ROWID, Base, IdMixin, UTCDateTime, utcnow
 
 
 class AccessToken(IdMixin, Base):
@@ -45,7 +45,7 @@ class AuditRecord(IdMixin, Base):
     """Who changed what, written in the same transaction as the change itself; never updated."""
 
     __tablename__ = "audit_records"
-    __table_args__ = (sa.Index("ix_audit_records_object", "object_type", "object_id"),)
+    __table_args__ = (sa.Index("ix_audit_records_object", "object_type", "object_id"), WITHOUT_ROWID)
 
     # no index on ``at``: records are listed by id, which is time-ordered (ULID)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

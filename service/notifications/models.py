@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.core.db import Base, IdMixin, UTCDateTime, utcnow
+from service.core.db import WITHOUT_ROWID, Base, IdMixin, UTCDateTime, utcnow
 
 
 class SubscriptionGrant(IdMixin, Base):
@@ -46,6 +46,7 @@ class OutboxMessage(IdMixin, Base):
         sa.CheckConstraint(sa.column("status").in_(MESSAGE_STATUSES), name="known_status"),
         sa.Index("ix_outbox_messages_due", "status", "next_attempt_at"),
         sa.Index("ix_outbox_messages_subject", "subject_type", "subject_id"),
+        WITHOUT_ROWID,
     )
 
     idempotency_key: Mapped[str] = mapped_column(sa.String(200), unique=True)

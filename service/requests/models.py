@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.core.concurrency import VersionedMixin
-from service.core.db import Base, IdMixin, TimestampMixin, UTCDateTime, utcnow
+from service.core.db import WITHOUT_ROWID, Base, IdMixin, TimestampMixin, UTCDateTime, utcnow
 
 STATUSES = ("submitted", "in_progress", "awaiting_supplement", "completed", "rejected", "withdrawn")
 
@@ -51,6 +51,7 @@ class RequestEvent(IdMixin, Base):
         sa.UniqueConstraint("request_id", "seq"),
         # statistics and the event log: the requests a department acted on
         sa.Index("ix_request_events_department", "actor_department", "request_id"),
+        WITHOUT_ROWID,
     )
 
     request_id: Mapped[str] = mapped_column(sa.ForeignKey("requests.id", ondelete="CASCADE"))
@@ -71,7 +72,7 @@ class RequestAssignee(Base):
     """Who is expected to act on a request now: its step's department (or each one yet to countersign)."""
 
     __tablename__ = "request_assignees"
-    __table_args__ = (sa.Index("ix_request_assignees_queue", "department_id", "due_at"),)
+    __table_args__ = (sa.Index("ix_request_assignees_queue", "department_id", "due_at"), WITHOUT_ROWID)
 
     request_id: Mapped[str] = mapped_column(sa.ForeignKey("requests.id", ondelete="CASCADE"), primary_key=True)
     department_id: Mapped[str] = mapped_column(sa.ForeignKey("departments.id"), primary_key=True)
