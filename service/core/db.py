@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -55,6 +55,11 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], Any] | None:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        return _sqlite_utc_text
+
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
@@ -65,6 +70,16 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
 # Used for the small rows every action appends (events, audit records, work-queue rows, outbox messages):
 # one B-tree fewer to write per row. Other databases ignore it.
 WITHOUT_ROWID: dict[str, object] = {"sqlite_with_rowid": False}
+
+
+def _sqlite_utc_text(value: datetime | None) -> str | None:
+    """What SQLAlchemy's SQLite ``DATETIME`` stores for the UTC time of ``value`` ("2026-11-25 08:00:00.000000"),
+    in one call rather than two processors and a format string: every action binds a dozen of these."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTCDateTime column")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 class IdMixin:

@@ -52,24 +52,24 @@ _ASSIGNEES: sa.Table = RequestAssignee.__table__  # type: ignore[assignment]
 
 # What an action reads of the request it locks, and the values it writes back (besides version and event_count).
 _LOCKED_COLUMNS = ("id", "version", "event_count", "state", "process_version_id", "resident_id", "service_id",
-                   "status", "current_step", "due_at", "step_due_at")
+                   "status", "current_step", "due_at", "step_due_at", "closed_at")
 _SYNCED_COLUMNS = ("state", "status", "current_step", "due_at", "step_due_at", "closed_at", "claimed_by_id",
                    "claim_expires_at", "updated_at")
 
 # An action is on the hot path of every office: its statements run directly on the transaction's connection.
 _SELECT_LOCKED = DirectStatement(sa.select(*(_REQUESTS.c[name] for name in _LOCKED_COLUMNS))
                                  .where(_REQUESTS.c.id == sa.bindparam("b_id")).with_for_update())
-_UPDATE_REQUEST = DirectStatement(
-    _REQUESTS.update().where(_REQUESTS.c.id == sa.bindparam("b_id"), _REQUESTS.c.version == sa.bindparam("b_version"))
-    .values({name: sa.bindparam(name) for name in (*_SYNCED_COLUMNS, "version", "event_count")}))
-_UPDATE_MIGRATED = DirectStatement(
-    _REQUESTS.update().where(_REQUESTS.c.id == sa.bindparam("b_id"), _REQUESTS.c.version == sa.bindparam("b_version"))
-    .values({name: sa.bindparam(name) for name in (*_SYNCED_COLUMNS, "version", "event_count", "process_version_id")}))
+# An UPDATE rewrites the index entries of every indexed column it sets, even to the value it had (SQLite): these
+# are set only when they change.
+_INDEXED_SYNCED = ("status", "due_at", "closed_at")
+_UPDATES: dict[tuple[str, ...], DirectStatement] = {}
 _INSERT_REQUEST = DirectStatement.insert(_REQUESTS)
 _INSERT_EVENT = DirectStatement.insert(_EVENTS)
 _INSERT_ASSIGNEE = DirectStatement(_ASSIGNEES.insert().values(
     {name: sa.bindparam(name) for name in ("request_id", "department_id", "role", "due_at")}))
 _DELETE_ASSIGNEES = DirectStatement(_ASSIGNEES.delete().where(_ASSIGNEES.c.request_id == sa.bindparam("b_id")))
+_DELETE_ASSIGNEE = DirectStatement(_ASSIGNEES.delete().where(
+    _ASSIGNEES.c.request_id == sa.bindparam("b_id"), _ASSIGNEES.c.department_id == sa.bindparam("b_department")))
 
 
 @dataclass
@@ -88,6 +88,18 @@ class LockedRequest:
     current_step: str
     due_at: datetime
     step_due_at: datetime | None
+    closed_at: datetime | None
+
+
+def _update(columns: tuple[str, ...]) -> DirectStatement:
+    """The UPDATE of the request's row that sets ``columns``, conditional on the version it was read at."""
+    statement = _UPDATES.get(columns)
+    if statement is None:
+        statement = _UPDATES[columns] = DirectStatement(
+            _REQUESTS.update()
+            .where(_REQUESTS.c.id == sa.bindparam("b_id"), _REQUESTS.c.version == sa.bindparam("b_version"))
+            .values({name: sa.bindparam(name) for name in columns}))
+    return statement
 
 
 def lock(request_id: str) -> LockedRequest:
@@ -129,29 +141,44 @@ def _insert_assignees(request_id: str, expected: list[tuple[str, str]], due_at: 
 
 def _write(request: LockedRequest, state: RequestState, previous: RequestState, event: runtime.Event,
            definition: ProcessDefinition, ctx: Context, departments: DepartmentDirectory, now: datetime,
-           statement: DirectStatement = _UPDATE_REQUEST, **extra: Any) -> Any:
+           previous_definition: ProcessDefinition | None = None, **extra: Any) -> Any:
     """The new state onto the row (conditional on the version it was read at), who must act now, and the event.
 
+    ``previous_definition``: the definition ``previous`` ran on, when it is not ``definition`` (a migration).
     Returns the UPDATE's cursor: run inside :func:`pipelined`, its ``rowcount`` is known after the block, when
     :func:`_confirm_update` checks it.
     """
     values = _synced_values(state, ctx, now)
     queue_due = values["step_due_at"] or values["due_at"]
-    expected = _expected(definition, state, departments)
-    before = _expected(definition, previous, departments)
-    if expected != before or queue_due != (request.step_due_at or request.due_at):
-        if before:
-            _DELETE_ASSIGNEES.execute({"b_id": request.id})
-        if expected:
-            _insert_assignees(request.id, expected, queue_due)
+    _update_assignees(request, _expected(previous_definition or definition, previous, departments),
+                      _expected(definition, state, departments), queue_due)
+    columns = tuple(name for name in _SYNCED_COLUMNS
+                    if name not in _INDEXED_SYNCED or values[name] != getattr(request, name))
     values.update(extra, version=request.version + 1, event_count=request.event_count + 1)
-    updated = statement.execute({**values, "b_id": request.id, "b_version": request.version})
+    updated = _update((*columns, "version", "event_count", *extra)).execute(
+        {**values, "b_id": request.id, "b_version": request.version})
     _add_event(request.id, values["event_count"], event)
     for name in _LOCKED_COLUMNS:
         if name in values:
             setattr(request, name, values[name])
     _forget_loaded(request.id)
     return updated
+
+
+def _update_assignees(request: LockedRequest, before: list[tuple[str, str]], expected: list[tuple[str, str]],
+                      due_at: datetime) -> None:
+    """The work-queue rows, from who was expected to act to who is now."""
+    if due_at == (request.step_due_at or request.due_at):
+        if expected == before:
+            return
+        if set(expected) < set(before):  # a countersign went on: only the rows of those who signed go
+            for department, _role in set(before) - set(expected):
+                _DELETE_ASSIGNEE.execute({"b_id": request.id, "b_department": department})
+            return
+    if before:
+        _DELETE_ASSIGNEES.execute({"b_id": request.id})
+    if expected:
+        _insert_assignees(request.id, expected, due_at)
 
 
 def _confirm_update(updated: Any) -> None:
@@ -206,7 +233,7 @@ def submit(actor: Actor, service: SubmittedService, form: Mapping[str, Any], mat
     request = LockedRequest(id=new_id(), version=1, event_count=1, state=values["state"],
                             process_version_id=version_id, resident_id=actor.id, service_id=service.id,
                             status=state.status, current_step=state.step, due_at=values["due_at"],
-                            step_due_at=values["step_due_at"])
+                            step_due_at=values["step_due_at"], closed_at=values["closed_at"])
     with pipelined():
         _INSERT_REQUEST.execute({**values, "id": request.id, "version": 1, "event_count": 1, "created_at": now,
                                  "service_id": service.id, "process_version_id": version_id,
@@ -272,7 +299,7 @@ def record_migration(actor: Actor, request: Request, source: ProcessVersion, tar
                           actor_department=None, from_step=state.step, to_step=state.step,
                           data={"from_version": source.version, "to_version": target.version}, public=False)
     _confirm_update(_write(locked, runtime.evolve(definition, state, event), state, event, definition,
-                           engine_context(departments), departments, now, statement=_UPDATE_MIGRATED,
+                           engine_context(departments), departments, now, previous_definition=definition_of(source),
                            process_version_id=target.id))
     audit.record(actor, "request.migrated", "request", request.id,
                  {"from_version": source.version, "to_version": target.version})

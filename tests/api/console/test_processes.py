@@ -8,7 +8,8 @@ import sqlalchemy as sa
 
 from service.core.db import db
 from service.processes.builtin import builtin_definition_data
-from service.requests.models import Request, RequestEvent
+from service.accounts.models import Department
+from service.requests.models import Request, RequestAssignee, RequestEvent
 from tests.conftest import count_rows
 
 
@@ -114,6 +115,30 @@ def test_migration_dry_run_then_real(client, login_as, submit_request, app):
     assert view["process_version"] == 3
     assert view["current_step"] == "acceptance"
     assert count_rows(app, "audit_records", action="process.migrated") == 1
+
+
+def test_a_migrated_request_stays_with_the_department_it_is_with(client, login_as, submit_request, app):
+    admin = login_as("admin")
+    running = submit_request("repair")  # at "acceptance", with urban
+    moved = copy.deepcopy(builtin_definition_data("repair"))
+    next(s for s in moved["steps"] if s["key"] == "acceptance")["assignee"] = {"department": "housing",
+                                                                                "role": "handler"}
+    assert upload(client, admin, moved, activate=True).status_code == 201
+    migrated = client.post("/console/v1/processes/repair/migrations", headers=admin,
+                           json={"from_version": 1, "to_version": 2, "dry_run": False})
+    assert migrated.get_json()["movable"] == [running]
+    arrived = submit_request("repair")  # starts on version 2: with housing
+
+    def queue(request_id: str) -> list[str]:
+        with app.app_context():
+            return list(db.session.execute(
+                sa.select(Department.code).join(RequestAssignee, RequestAssignee.department_id == Department.id)
+                .where(RequestAssignee.request_id == request_id)).scalars())
+
+    assert queue(running) == ["urban"]
+    assert queue(arrived) == ["housing"]
+    urban = client.get("/console/v1/tasks", headers=login_as("urban-handler")).get_json()["items"]
+    assert [task["id"] for task in urban] == [running]
 
 
 def test_only_administrators_manage_processes(client, login_as):
