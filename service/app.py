@@ -9,7 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
 from service.core.api import init_api
-from service.core.db import configure_sqlite, db, ping_when_idle, reset_write_intent, set_write_intent
+from service.core.db import configure_sqlite, db, engine_options, ping_when_idle, reset_write_intent, set_write_intent
 from service.core.errors import register_error_handlers
 from service.core.health import health
 from service.core.logging import configure_logging, init_request_logging
@@ -44,6 +44,7 @@ def create_app(settings: dict[str, Any] | None = None, environment: str | None =
     app = CivicdeskFlask("civicdesk", static_folder=None)
     app.config.update(conf)
     app.config["SQLALCHEMY_DATABASE_URI"] = conf["DATABASE_URL"]
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options()
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     if conf.get("PROXY_FIX_X_FOR"):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(conf["PROXY_FIX_X_FOR"]))  # type: ignore[method-assign]

@@ -39,11 +39,12 @@ class _Compiled:
         self.escaped = {name: compiled.escaped_bind_names.get(name, name) for name in self.names}
 
     def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
-        converted = [(name, values[name] if processor is None else processor(values[name]))
-                     for name, processor in self.processors]
         if self.positional:
-            return [value for _, value in converted]
-        return {self.escaped[name]: value for name, value in converted}
+            return [values[name] if processor is None else processor(values[name])
+                    for name, processor in self.processors]
+        escaped = self.escaped
+        return {escaped[name]: values[name] if processor is None else processor(values[name])
+                for name, processor in self.processors}
 
 
 class DirectStatement:
@@ -64,8 +65,10 @@ class DirectStatement:
         compiled = self._for(dialect)
         parameters = compiled.parameters(values)
         cursor = connection.cursor()
-        with _translated_errors(dialect, compiled.sql, parameters):
+        try:
             cursor.execute(compiled.sql, parameters)
+        except dialect.loaded_dbapi.Error as error:
+            raise _translated(error, dialect, compiled.sql, parameters) from error
         return cursor, dialect
 
     def _for(self, dialect: Dialect) -> _Compiled:
@@ -112,14 +115,17 @@ def pipelined() -> Iterator[None]:
         yield
 
 
+def _translated(error: Exception, dialect: Dialect, sql: str, parameters: Any) -> sa.exc.StatementError:
+    """A DBAPI error as SQLAlchemy's (``IntegrityError`` and the rest), as the error handlers expect."""
+    return sa.exc.DBAPIError.instance(sql, parameters, error, dialect.loaded_dbapi.Error, dialect=dialect)
+
+
 @contextmanager
 def _translated_errors(dialect: Dialect, sql: str, parameters: Any) -> Iterator[None]:
-    """DBAPI errors become SQLAlchemy's (``IntegrityError`` and the rest), as the error handlers expect."""
     try:
         yield
     except dialect.loaded_dbapi.Error as error:
-        raise sa.exc.DBAPIError.instance(sql, parameters, error, dialect.loaded_dbapi.Error,
-                                         dialect=dialect) from error
+        raise _translated(error, dialect, sql, parameters) from error
 
 
 def _connection() -> tuple[Any, Dialect]:
