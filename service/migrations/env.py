@@ -26,16 +26,34 @@ def run_migrations_online() -> None:
     with app.app_context():
         engine = db.engine
         with engine.connect() as connection:
-            context.configure(
-                connection=connection,
-                target_metadata=metadata,
-                render_as_batch=connection.dialect.name == "sqlite",
-                compare_type=True,
-                render_item=render_item,
-                include_name=managed_by_models,
-            )
-            with context.begin_transaction():
-                context.run_migrations()
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                # A batch migration rebuilds a table by dropping it, and with foreign keys on SQLite would first
+                # apply the ON DELETE actions of the rows referring to it (SET NULL, CASCADE). Off for the
+                # migration (the pragma only takes effect outside a transaction), checked before it commits.
+                _sqlite_pragma(connection, "foreign_keys = OFF")
+            try:
+                context.configure(
+                    connection=connection,
+                    target_metadata=metadata,
+                    render_as_batch=sqlite,
+                    compare_type=True,
+                    render_item=render_item,
+                    include_name=managed_by_models,
+                )
+                with context.begin_transaction():
+                    context.run_migrations()
+                    if sqlite:
+                        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                        if broken:
+                            raise RuntimeError(f"the migration left rows with dangling foreign keys: {broken[:5]}")
+            finally:
+                if sqlite:  # not back into the pool: the next connection is a new one, with foreign keys on
+                    connection.invalidate()
+
+
+def _sqlite_pragma(connection: Any, pragma: str) -> None:
+    connection.connection.dbapi_connection.execute(f"PRAGMA {pragma}")
 
 
 def run_migrations_offline() -> None:

@@ -235,7 +235,7 @@ def submit(actor: Actor, service: SubmittedService, form: Mapping[str, Any], mat
                             status=state.status, current_step=state.step, due_at=values["due_at"],
                             step_due_at=values["step_due_at"], closed_at=values["closed_at"])
     with pipelined():
-        _INSERT_REQUEST.execute({**values, "id": request.id, "version": 1, "event_count": 1, "created_at": now,
+        _INSERT_REQUEST.execute({**values, "id": request.id, "version": 1, "event_count": 1, "created_at": utcnow(),
                                  "service_id": service.id, "process_version_id": version_id,
                                  "resident_id": actor.id, "submitted_at": now, "form": dict(form),
                                  "materials": dict(materials)})

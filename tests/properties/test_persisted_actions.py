@@ -1,6 +1,6 @@
 """Random action sequences against persisted requests: every accepted action writes exactly one event and one
-audit record in its transaction, a refused one changes nothing, and the stored events replay to the stored
-state."""
+audit record in its transaction, a refused one changes nothing, the work-queue rows always name who the stored
+state expects to act, and the stored events replay to the stored state."""
 
 from __future__ import annotations
 
@@ -11,15 +11,16 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from service.accounts.queries import department_directory
 from service.catalog.models import Service
 from service.core.auth import Actor
 from service.core.db import db, utcnow
 from service.core.errors import Problem
-from service.engine.runtime import replay
+from service.engine.runtime import expected_actors, replay
 from service.processes.models import ProcessVersion
-from service.processes.queries import definition_of
+from service.processes.queries import definition_by_id, definition_of
 from service.requests import operations
-from service.requests.models import Request, RequestEvent
+from service.requests.models import Request, RequestAssignee, RequestEvent
 from tests.conftest import count_rows
 
 STAFF = [f"{department}-{role}" for department in ("service-center", "urban", "market", "environment", "gov-office")
@@ -38,6 +39,16 @@ def data_for(action: str, draw: Any) -> dict[str, Any]:
         "extend": {"days": draw(st.integers(1, 12))},
         "reply": {"answer": "已处理", "outcome": "public"},
     }.get(action, {})
+
+
+def assert_queue_matches_state(request_id: str) -> None:
+    request = db.session.get(Request, request_id)
+    id_of = department_directory().id_of
+    due = request.step_due_at or request.due_at
+    expected = {(id_of[a.department], a.role, due)
+                for a in expected_actors(definition_by_id(request.process_version_id), operations.view_state(request))}
+    rows = db.session.execute(sa.select(RequestAssignee).where(RequestAssignee.request_id == request_id)).scalars()
+    assert {(row.department_id, row.role, row.due_at) for row in rows} == expected
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -91,6 +102,8 @@ def test_accepted_actions_write_one_event_and_one_audit_record(app, demo, proces
             assert not accepted, f"{who} {action} was accepted though not allowed"
         assert count_rows(app, "request_events", request_id=request_id) == events + accepted
         assert count_rows(app, "audit_records") == audits + accepted
+        with app.app_context():
+            assert_queue_matches_state(request_id)
 
     with app.app_context():
         request = db.session.get(Request, request_id)

@@ -1,16 +1,19 @@
-"""``UTCDateTime``: an aware datetime stored as UTC; on SQLite, exactly the text SQLAlchemy's DATETIME stores."""
+"""``UTCDateTime``: an aware datetime stored as UTC; on SQLite, exactly the text SQLAlchemy's DATETIME stores.
+JSON columns: written by orjson, or by the standard library where orjson refuses a value."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 
+import orjson
 import pytest
 import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.dialects import postgresql, sqlite
 
-from service.core.db import UTCDateTime
+from service.core.db import UTCDateTime, engine_options, json_dumps
 
 SQLITE = sqlite.dialect()
 _SQLALCHEMY_DATETIME = sa.DateTime().dialect_impl(SQLITE).bind_processor(SQLITE)
@@ -57,3 +60,19 @@ def test_a_naive_datetime_is_refused(dialect: sa.Dialect) -> None:
 def test_none_stays_none() -> None:
     assert _OURS is not None
     assert _OURS(None) is None
+
+
+@pytest.mark.parametrize("value", [
+    {"state": {"step": "审核", "due": "2026-12-01"}, "ok": True, "n": None},
+    {"big": 2**70},  # beyond orjson's 64 bits: the standard library writes it
+    {"text": "\ud800"},  # a lone surrogate, which orjson refuses
+    {1: "one"},  # a non-string key, written as a string as the standard library does
+], ids=["plain", "big-integer", "lone-surrogate", "integer-key"])
+def test_json_columns_read_back_what_they_were_given(value: dict) -> None:
+    expected = json.loads(json.dumps(value))
+    assert json.loads(json_dumps(value)) == expected
+    assert engine_options()["json_deserializer"](json_dumps(value)) == expected
+
+
+def test_json_is_written_by_orjson() -> None:
+    assert json_dumps({"title": "路灯"}) == orjson.dumps({"title": "路灯"}).decode()

@@ -6,9 +6,9 @@ import copy
 
 import sqlalchemy as sa
 
+from service.accounts.models import Department
 from service.core.db import db
 from service.processes.builtin import builtin_definition_data
-from service.accounts.models import Department
 from service.requests.models import Request, RequestAssignee, RequestEvent
 from tests.conftest import count_rows
 
