@@ -31,7 +31,9 @@ def run_migrations_online() -> None:
                 # A batch migration rebuilds a table by dropping it, and with foreign keys on SQLite would first
                 # apply the ON DELETE actions of the rows referring to it (SET NULL, CASCADE). Off for the
                 # migration (the pragma only takes effect outside a transaction), checked before it commits.
-                _sqlite_pragma(connection, "foreign_keys = OFF")
+                dbapi_connection = connection.connection.dbapi_connection
+                assert dbapi_connection is not None
+                dbapi_connection.execute("PRAGMA foreign_keys = OFF")
             try:
                 context.configure(
                     connection=connection,
@@ -50,10 +52,6 @@ def run_migrations_online() -> None:
             finally:
                 if sqlite:  # not back into the pool: the next connection is a new one, with foreign keys on
                     connection.invalidate()
-
-
-def _sqlite_pragma(connection: Any, pragma: str) -> None:
-    connection.connection.dbapi_connection.execute(f"PRAGMA {pragma}")
 
 
 def run_migrations_offline() -> None:

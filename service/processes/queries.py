@@ -71,10 +71,9 @@ def active_version_id(code: str) -> str:
     """The id of the version new requests of ``code`` start on (without loading its definition again); read on
     every submission."""
     row = _ACTIVE_ID.first({"b_code": code})
-    version_id = row[0] if row is not None else None
-    if version_id is None:
+    if row is None:
         raise NotFound(f"Process {code!r} has no active version.")
-    return str(version_id)
+    return str(row[0])
 
 
 def versions_of(code: str) -> list[ProcessVersion]:

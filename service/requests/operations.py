@@ -61,7 +61,7 @@ _SELECT_LOCKED = DirectStatement(sa.select(*(_REQUESTS.c[name] for name in _LOCK
                                  .where(_REQUESTS.c.id == sa.bindparam("b_id")).with_for_update())
 # An UPDATE rewrites the index entries of every indexed column it sets, even to the value it had (SQLite): these
 # are set only when they change.
-_INDEXED_SYNCED = ("status", "due_at", "closed_at")
+_INDEXED_SYNCED = frozenset(_SYNCED_COLUMNS) & {column.name for index in _REQUESTS.indexes for column in index.columns}
 _UPDATES: dict[tuple[str, ...], DirectStatement] = {}
 _INSERT_REQUEST = DirectStatement.insert(_REQUESTS)
 _INSERT_EVENT = DirectStatement.insert(_EVENTS)
