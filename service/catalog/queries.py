@@ -12,6 +12,7 @@ from service.core.db import db
 from service.core.direct import DirectStatement
 from service.core.errors import NotFound
 from service.core.pagination import Page, paginate
+from service.processes.models import ProcessVersion
 from service.processes.queries import active_version, definition_of
 
 
@@ -25,16 +26,22 @@ class ServiceTerms:
     form: dict[str, Any]
     materials: list[dict[str, Any]]
     active: bool
+    process_version_id: str | None  # the active version of its process (None: the process has none)
 
 
 _SERVICES: sa.Table = Service.__table__  # type: ignore[assignment]
+_VERSIONS: sa.Table = ProcessVersion.__table__  # type: ignore[assignment]
 _SELECT_TERMS = DirectStatement(
-    sa.select(*(_SERVICES.c[name] for name in ("id", "code", "process_code", "form", "materials", "active")))
+    sa.select(*(_SERVICES.c[name] for name in ("id", "code", "process_code", "form", "materials", "active")),
+              _VERSIONS.c.id)
+    .select_from(_SERVICES.outerjoin(_VERSIONS, sa.and_(_VERSIONS.c.code == _SERVICES.c.process_code,
+                                                        _VERSIONS.c.active)))
     .where(_SERVICES.c.id == sa.bindparam("b_id")))
 
 
 def service_terms(service_id: str) -> ServiceTerms | None:
-    """Read on every submission: the few columns it needs, without loading the service through the ORM."""
+    """Read on every submission: the few columns it needs and its process's active version, in one statement
+    and without the ORM."""
     row = _SELECT_TERMS.first({"b_id": service_id})
     return ServiceTerms(*row) if row is not None else None
 

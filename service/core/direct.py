@@ -48,9 +48,10 @@ class _Compiled:
 
 
 class DirectStatement:
-    """A Core INSERT, UPDATE, DELETE or SELECT of plain columns with named bind parameters."""
+    """A Core INSERT, UPDATE, DELETE or SELECT of plain columns with named bind parameters; or one such statement
+    for each dialect, where they differ (an upsert)."""
 
-    def __init__(self, statement: _Statement) -> None:
+    def __init__(self, statement: _Statement | Mapping[str, _Statement]) -> None:
         self.statement = statement
         self._compiled: dict[str, _Compiled] = {}
         self._result_processors: dict[str, list[_Processor]] = {}
@@ -74,7 +75,10 @@ class DirectStatement:
     def _for(self, dialect: Dialect) -> _Compiled:
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
-            compiled = self._compiled[dialect.name] = _Compiled(self.statement, dialect)
+            statement = self.statement
+            if isinstance(statement, Mapping):
+                statement = statement[dialect.name]
+            compiled = self._compiled[dialect.name] = _Compiled(statement, dialect)
         return compiled
 
     def execute(self, values: Mapping[str, Any]) -> Any:

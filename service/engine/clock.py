@@ -28,6 +28,7 @@ SERIAL_VERSION = 1
 # would otherwise never end.
 _MAX_IDLE_DAYS = 3660
 _ONE_DAY = timedelta(days=1)
+_REMEMBERED_DATES = 4096
 
 
 class WorkingCalendar(Protocol):
@@ -36,13 +37,18 @@ class WorkingCalendar(Protocol):
 
 class RuleCalendar:
     """Mon–Fri are working days, except ``holidays`` (incl. local closures); Sat/Sun are not, except
-    ``workdays`` (make-up days, 调休上班). A day in both sets is not a working day."""
+    ``workdays`` (make-up days, 调休上班). A day in both sets is not a working day.
 
-    __slots__ = ("holidays", "workdays")
+    Immutable; it remembers the dates :func:`add_working_days` found without suspensions: every action computes
+    the due dates of its request and step, mostly from a few receipt days with the same few limits.
+    """
+
+    __slots__ = ("_after", "holidays", "workdays")
 
     def __init__(self, holidays: Iterable[date] = (), workdays: Iterable[date] = ()) -> None:
         self.holidays: frozenset[date] = frozenset(holidays)
         self.workdays: frozenset[date] = frozenset(workdays)
+        self._after: dict[tuple[date, int], date] = {}
 
     def is_working_day(self, day: date) -> bool:
         if day in self.holidays:
@@ -50,6 +56,16 @@ class RuleCalendar:
         if day in self.workdays:
             return True
         return day.weekday() < 5
+
+    def working_day_after(self, start: date, n: int) -> date:
+        """The n-th working day after ``start`` (:func:`add_working_days` with nothing skipped)."""
+        key = (start, n)
+        day = self._after.get(key)
+        if day is None:
+            if len(self._after) >= _REMEMBERED_DATES:
+                self._after.clear()
+            day = self._after[key] = _add_working_days(self, start, n, ())
+        return day
 
     def __repr__(self) -> str:
         return f"RuleCalendar({len(self.holidays)} holidays, {len(self.workdays)} workdays)"
@@ -97,6 +113,12 @@ def add_working_days(calendar: WorkingCalendar, start: date, n: int,
     """
     if n < 0:
         raise ValueError(f"cannot add a negative number of working days ({n})")
+    if not skip and isinstance(calendar, RuleCalendar):
+        return calendar.working_day_after(start, n)
+    return _add_working_days(calendar, start, n, skip)
+
+
+def _add_working_days(calendar: WorkingCalendar, start: date, n: int, skip: Sequence[tuple[date, date]]) -> date:
     ranges = _merged(skip)
     index = 0
     day = start

@@ -39,12 +39,9 @@ class RequestRow(Protocol):
 _TABLE: sa.Table = OutboxMessage.__table__  # type: ignore[assignment]
 _ALL_COLUMNS: dict[str, sa.BindParameter[Any]] = {column.name: sa.bindparam(column.name) for column in _TABLE.c}
 _UNSET = {column.name: None for column in _TABLE.c}  # what message() leaves out is empty until delivery
-_INSERT_IGNORE = {
-    "postgresql": DirectStatement(
-        postgresql.insert(_TABLE).values(_ALL_COLUMNS).on_conflict_do_nothing(index_elements=["idempotency_key"])),
-    "sqlite": DirectStatement(
-        sqlite.insert(_TABLE).values(_ALL_COLUMNS).on_conflict_do_nothing(index_elements=["idempotency_key"])),
-}
+_INSERT_IGNORE = DirectStatement({
+    name: dialect.insert(_TABLE).values(_ALL_COLUMNS).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))})
 
 # Resident messages (WeChat subscribe messages), by the action that causes them ...
 RESIDENT_ACTION_EVENTS = {"accept": "request_accepted", "dispatch": "request_accepted",
@@ -72,13 +69,7 @@ def message(channel: str, event: str, key: str, recipient_kind: str, recipient_i
 
 def enqueue(rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert the messages on the session's transaction; one whose key exists already is dropped."""
-    if not rows:
-        return
-    dialect = db.session.get_bind().dialect.name
-    statement = _INSERT_IGNORE.get(dialect)
-    if statement is None:  # pragma: no cover - civicdesk runs on PostgreSQL and SQLite only
-        raise RuntimeError(f"the outbox does not support {dialect}")
-    statement.execute_many([{**_UNSET, **row} for row in rows])
+    _INSERT_IGNORE.execute_many([{**_UNSET, **row} for row in rows])
 
 
 def staff_message(event: str, key: str, department_id: str, roles: Iterable[str], subject_type: str,

@@ -188,9 +188,12 @@ def _confirm_update(updated: Any) -> None:
 
 def _forget_loaded(request_id: str) -> None:
     """The session may hold the request loaded before the action: its attributes are stale now."""
-    loaded = db.session.identity_map.get(db.session.identity_key(Request, request_id))
+    session = db.session()
+    if not session.identity_map:  # nothing loaded: the hot path of an action
+        return
+    loaded = session.identity_map.get(session.identity_key(Request, request_id))
     if loaded is not None:
-        db.session.expire(loaded)
+        session.expire(loaded)
 
 
 def _add_event(request_id: str, seq: int, event: runtime.Event) -> None:
@@ -220,11 +223,13 @@ class SubmittedService(Protocol):
 
 
 def submit(actor: Actor, service: SubmittedService, form: Mapping[str, Any], materials: Mapping[str, Any],
-           at: datetime | None = None) -> LockedRequest:
+           at: datetime | None = None, version_id: str | None = None) -> LockedRequest:
+    """Start the service's process for ``actor``: on ``version_id``, or its process's active version."""
     if actor.kind != "resident":
         raise Forbidden("Only residents submit requests.")
     now = at or utcnow()
-    version_id = active_version_id(service.process_code)
+    if version_id is None:
+        version_id = active_version_id(service.process_code)
     definition = definition_by_id(version_id)
     departments = department_directory()
     ctx = engine_context(departments)
@@ -325,7 +330,10 @@ def submit_request(actor: Actor, service_id: str, form: Mapping[str, Any], mater
     errors.update(check_materials(actor, service.materials, materials))
     if errors:
         raise ValidationFailed("The form or the materials are incomplete or invalid.", errors=errors)
-    return submit(actor, service, cleaned, {key: list(ids) for key, ids in materials.items()}, at)
+    if service.process_version_id is None:
+        raise NotFound(f"Process {service.process_code!r} has no active version.")
+    return submit(actor, service, cleaned, {key: list(ids) for key, ids in materials.items()}, at,
+                  service.process_version_id)
 
 
 def supplement(actor: Actor, request_id: str, materials: Mapping[str, list[str]], answers: Mapping[str, Any],

@@ -21,6 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from service.engine import clock
 from service.engine.clock import (
     Clock,
     Extension,
@@ -128,6 +129,31 @@ def test_add_working_days_with_skipped_ranges() -> None:
             (date(2026, 3, 12), date(2026, 3, 12))]
     # 3-03 (1st), skipped to 3-10, then 3-11 (2nd), 3-12 (3rd)
     assert add_working_days(CHINA, date(2026, 3, 2), 3, skip) == date(2026, 3, 12)
+
+
+class _Counted:
+    """The same days as ``CHINA``, but not a :class:`RuleCalendar`: ``add_working_days`` counts day by day."""
+
+    def is_working_day(self, day: date) -> bool:
+        return CHINA.is_working_day(day)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dates(min_value=date(2024, 1, 1), max_value=date(2027, 12, 31)), st.integers(min_value=0, max_value=60))
+def test_a_rule_calendar_remembers_the_dates_it_counted(start: date, n: int) -> None:
+    counted = add_working_days(_Counted(), start, n)
+    assert add_working_days(CHINA, start, n) == counted
+    assert add_working_days(CHINA, start, n) == counted  # the second time from memory
+
+
+def test_a_rule_calendar_remembers_a_bounded_number_of_dates(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(clock, "_REMEMBERED_DATES", 3)
+    calendar = RuleCalendar(chinese_calendar.holidays, chinese_calendar.workdays)
+    starts = [date(2026, 9, 28) + timedelta(days=i) for i in range(8)]  # across 国庆 2026
+    for _ in range(2):
+        assert [add_working_days(calendar, day, 5) for day in starts] == [
+            add_working_days(_Counted(), day, 5) for day in starts]
+        assert len(calendar._after) <= 3
 
 
 def test_a_calendar_without_working_days_fails_instead_of_looping() -> None:

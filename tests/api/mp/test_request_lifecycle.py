@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from service.core.db import db
+from service.processes.models import ProcessVersion
 from service.requests.models import Request, RequestEvent
 from tests.conftest import bearer, count_rows
 
@@ -166,6 +167,19 @@ def test_submission_is_validated_against_the_form_and_materials(app, client, dem
     assert count_rows(app, "requests") == 0
     missing_key = client.post("/mp/v1/requests", headers=carol, json={"service_id": "x", "form": {}})
     assert missing_key.status_code == 400
+
+
+def test_a_service_whose_process_has_no_active_version_takes_no_submission(app, client, demo, resident_token):
+    with app.app_context():
+        db.session.execute(sa.update(ProcessVersion).where(ProcessVersion.code == "repair").values(active=False))
+        db.session.commit()
+    response = client.post("/mp/v1/requests", headers={**bearer(resident_token("dave")), "Idempotency-Key": "r-1"},
+                           json={"service_id": service_id(client, "repair"), "materials": {},
+                                 "form": {"facility": "road", "address": "人民路1号", "description": "坑洼"}})
+    assert response.status_code == 404
+    assert response.content_type == "application/problem+json"
+    assert "no active version" in response.get_json()["detail"]
+    assert count_rows(app, "requests") == 0
 
 
 def test_another_resident_sees_nothing(app, client, resident_token, submit_request):
