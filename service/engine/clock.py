@@ -39,8 +39,9 @@ class RuleCalendar:
     """Mon–Fri are working days, except ``holidays`` (incl. local closures); Sat/Sun are not, except
     ``workdays`` (make-up days, 调休上班). A day in both sets is not a working day.
 
-    Immutable; it remembers the dates :func:`add_working_days` found without suspensions: every action computes
-    the due dates of its request and step, mostly from a few receipt days with the same few limits.
+    Its days never change once built, so it remembers the dates :func:`add_working_days` counted with nothing
+    skipped: every action computes the due dates of its request and step, mostly from a few receipt days with
+    the same few limits.
     """
 
     __slots__ = ("_after", "holidays", "workdays")

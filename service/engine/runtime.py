@@ -317,16 +317,16 @@ def apply(definition: ProcessDefinition, state: RequestState, command: Command, 
           ctx: Context) -> tuple[RequestState, Event]:
     """Check the action is legal for the step and the actor, and return the new state and its one event."""
     state = _as_of(state, ctx, at)
-    specs = {spec.action: spec for spec in _specs(definition, state)}
-    allowed = allowed_actions(definition, state, actor, ctx, at)
-    spec = specs.get(command.action)
+    spec = {spec.action: spec for spec in _specs(definition, state)}.get(command.action)
     if spec is None:
-        raise IllegalAction(f"{command.action!r} is not possible in step {state.step!r}.", allowed)
+        raise IllegalAction(f"{command.action!r} is not possible in step {state.step!r}.",
+                            allowed_actions(definition, state, actor, ctx, at))
     if not _qualifies(state, spec, actor):
         raise ActorNotAllowed(f"You may not {command.action} this request.")
     reason = _blocked(definition, state, spec, ctx, at)
     if reason is not None:
-        raise IllegalAction(f"{command.action!r} is not possible now: {reason}.", allowed)
+        raise IllegalAction(f"{command.action!r} is not possible now: {reason}.",
+                            allowed_actions(definition, state, actor, ctx, at))
     data = _validate(definition, state, spec, command, ctx)
     event = Event(
         action=spec.action, at=at, actor_kind=actor.kind, actor_id=actor.id, actor_department=actor.department,

@@ -67,9 +67,11 @@ _INSERT_REQUEST = DirectStatement.insert(_REQUESTS)
 _INSERT_EVENT = DirectStatement.insert(_EVENTS)
 _INSERT_ASSIGNEE = DirectStatement(_ASSIGNEES.insert().values(
     {name: sa.bindparam(name) for name in ("request_id", "department_id", "role", "due_at")}))
-_DELETE_ASSIGNEES = DirectStatement(_ASSIGNEES.delete().where(_ASSIGNEES.c.request_id == sa.bindparam("b_id")))
-_DELETE_ASSIGNEE = DirectStatement(_ASSIGNEES.delete().where(
-    _ASSIGNEES.c.request_id == sa.bindparam("b_id"), _ASSIGNEES.c.department_id == sa.bindparam("b_department")))
+_ONE_ASSIGNEE = (_ASSIGNEES.c.request_id == sa.bindparam("b_id"),
+                 _ASSIGNEES.c.department_id == sa.bindparam("b_department"))
+_DELETE_ASSIGNEE = DirectStatement(_ASSIGNEES.delete().where(*_ONE_ASSIGNEE))
+_UPDATE_ASSIGNEE = DirectStatement(_ASSIGNEES.update().where(*_ONE_ASSIGNEE).values(
+    {name: sa.bindparam(name) for name in ("department_id", "role", "due_at")}))
 
 
 @dataclass
@@ -167,18 +169,25 @@ def _write(request: LockedRequest, state: RequestState, previous: RequestState, 
 
 def _update_assignees(request: LockedRequest, before: list[tuple[str, str]], expected: list[tuple[str, str]],
                       due_at: datetime) -> None:
-    """The work-queue rows, from who was expected to act to who is now."""
-    if due_at == (request.step_due_at or request.due_at):
-        if expected == before:
-            return
-        if set(expected) < set(before):  # a countersign went on: only the rows of those who signed go
-            for department, _role in set(before) - set(expected):
-                _DELETE_ASSIGNEE.execute({"b_id": request.id, "b_department": department})
-            return
-    if before:
-        _DELETE_ASSIGNEES.execute({"b_id": request.id})
-    if expected:
-        _insert_assignees(request.id, expected, due_at)
+    """The work-queue rows, from who was expected to act to who is now, writing only the rows that change: a
+    department no longer expected hands its row on to one newly expected (one UPDATE rather than a DELETE and
+    an INSERT); rows left over are deleted or inserted; a row that stays is rewritten if its role or due time
+    changed."""
+    roles_before = dict(before)
+    expected_departments = {department for department, _role in expected}
+    gone = [department for department in roles_before if department not in expected_departments]
+    came = [(department, role) for department, role in expected if department not in roles_before]
+    for previous, (department, role) in zip(gone, came, strict=False):
+        _UPDATE_ASSIGNEE.execute({"b_id": request.id, "b_department": previous, "department_id": department,
+                                  "role": role, "due_at": due_at})
+    for previous in gone[len(came):]:
+        _DELETE_ASSIGNEE.execute({"b_id": request.id, "b_department": previous})
+    _insert_assignees(request.id, came[len(gone):], due_at)
+    due_changed = due_at != (request.step_due_at or request.due_at)
+    for department, role in expected:
+        if department in roles_before and (due_changed or roles_before[department] != role):
+            _UPDATE_ASSIGNEE.execute({"b_id": request.id, "b_department": department, "department_id": department,
+                                      "role": role, "due_at": due_at})
 
 
 def _confirm_update(updated: Any) -> None:
