@@ -75,11 +75,15 @@ class DirectStatement:
     def _for(self, dialect: Dialect) -> _Compiled:
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
-            statement = self.statement
-            if isinstance(statement, Mapping):
-                statement = statement[dialect.name]
-            compiled = self._compiled[dialect.name] = _Compiled(statement, dialect)
+            compiled = self._compiled[dialect.name] = _Compiled(self._statement(dialect), dialect)
         return compiled
+
+    def _statement(self, dialect: Dialect) -> _Statement:
+        if not isinstance(self.statement, Mapping):
+            return self.statement
+        if dialect.name not in self.statement:  # pragma: no cover - civicdesk runs on PostgreSQL and SQLite
+            raise RuntimeError(f"no statement for {dialect.name}")
+        return self.statement[dialect.name]
 
     def execute(self, values: Mapping[str, Any]) -> Any:
         """Run once; the DBAPI cursor is returned for ``rowcount``."""
@@ -98,11 +102,12 @@ class DirectStatement:
             return None
         processors = self._result_processors.get(dialect.name)
         if processors is None:
-            assert isinstance(self.statement, sa.Select)
+            statement = self._statement(dialect)
+            assert isinstance(statement, sa.Select)
             description = cursor.description
             processors = self._result_processors[dialect.name] = [
                 column.type.dialect_impl(dialect).result_processor(dialect, description[index][1])
-                for index, column in enumerate(self.statement.selected_columns)]
+                for index, column in enumerate(statement.selected_columns)]
         return tuple(value if processor is None else processor(value)
                      for value, processor in zip(row, processors, strict=True))
 
@@ -110,7 +115,11 @@ class DirectStatement:
 @contextmanager
 def pipelined() -> Iterator[None]:
     """On PostgreSQL the direct statements inside go to the server together, in one round trip (psycopg's
-    pipeline mode); their results, ``rowcount`` included, are there once the block has ended."""
+    pipeline mode); their results, ``rowcount`` included, are there once the block has ended.
+
+    Nothing inside may read from the database: a query's rows would arrive only when the block ends, and
+    SQLAlchemy would take it for a statement that returns none. Read what the writes need before the block
+    (a cache that may refresh itself, such as the department directory, included)."""
     connection, dialect = _connection()
     if not hasattr(connection, "pipeline"):  # SQLite runs in-process: nothing to save
         yield

@@ -60,6 +60,8 @@ class RuleCalendar:
 
     def working_day_after(self, start: date, n: int) -> date:
         """The n-th working day after ``start`` (:func:`add_working_days` with nothing skipped)."""
+        if n < 0:
+            raise ValueError(f"cannot add a negative number of working days ({n})")
         key = (start, n)
         day = self._after.get(key)
         if day is None:

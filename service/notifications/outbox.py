@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from service.accounts.queries import department_directory
+from service.accounts.queries import DepartmentDirectory
 from service.core.db import db, new_id, utcnow
 from service.core.direct import DirectStatement
 from service.notifications.models import OutboxMessage
@@ -86,8 +86,12 @@ def _short(text: str | None) -> str | None:
 # --- hooks called by the domain operations ------------------------------------------------------------------
 
 
-def on_request_event(request: RequestRow, event: Event, state: RequestState) -> None:
-    """After a request's event is written (``submit``, ``act``): queue what it announces, if anything."""
+def on_request_event(request: RequestRow, event: Event, state: RequestState,
+                     departments: DepartmentDirectory) -> None:
+    """After a request's event is written (``submit``, ``act``): queue what it announces, if anything.
+
+    ``departments`` is the directory the action read before it began writing: on PostgreSQL the writes are in
+    flight in pipeline mode by now, and no query could be read back (so none may be made here)."""
     kind = RESIDENT_ACTION_EVENTS.get(event.action)
     if kind is None and event.from_step != event.to_step:
         kind = RESIDENT_OUTCOME_EVENTS.get(state.status)
@@ -108,7 +112,7 @@ def on_request_event(request: RequestRow, event: Event, state: RequestState) -> 
         rows.append(message("wechat", kind, key, "resident", request.resident_id, "request", request.id, payload,
                             event.at))
     if countersign and state.countersign is not None:
-        id_of = department_directory().id_of
+        id_of = departments.id_of
         entered = state.step_entered_at.isoformat()
         for code in state.countersign.pending:
             department_id = id_of.get(code)
@@ -117,7 +121,7 @@ def on_request_event(request: RequestRow, event: Event, state: RequestState) -> 
                     "countersign_waiting", f"countersign_waiting:{request.id}:{entered}:{department_id}",
                     department_id, HANDLING_ROLES, "request", request.id, {"step": event.to_step}, event.at))
     if supervised and state.assignment is not None:
-        department_id = department_directory().id_of.get(state.assignment.department)
+        department_id = departments.id_of.get(state.assignment.department)
         if department_id is not None:
             rows.append(staff_message(
                 "request_supervised", f"request_supervised:{request.id}:{request.event_count}", department_id,

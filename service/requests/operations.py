@@ -172,7 +172,8 @@ def _update_assignees(request: LockedRequest, before: list[tuple[str, str]], exp
     """The work-queue rows, from who was expected to act to who is now, writing only the rows that change: a
     department no longer expected hands its row on to one newly expected (one UPDATE rather than a DELETE and
     an INSERT); rows left over are deleted or inserted; a row that stays is rewritten if its role or due time
-    changed."""
+    changed. The rows are exactly ``before`` when this begins: every write of a request keeps them so (the
+    property test of persisted actions checks it after every action)."""
     roles_before = dict(before)
     expected_departments = {department for department, _role in expected}
     gone = [department for department in roles_before if department not in expected_departments]
@@ -257,7 +258,7 @@ def submit(actor: Actor, service: SubmittedService, form: Mapping[str, Any], mat
         if expected:
             _insert_assignees(request.id, expected, values["step_due_at"] or values["due_at"])
         _add_event(request.id, 1, event)
-        outbox.on_request_event(request, event, state)
+        outbox.on_request_event(request, event, state, departments)
         audit.record(actor, "request.submitted", "request", request.id, {"service": service.code})
     return request
 
@@ -297,7 +298,7 @@ def act(actor: Actor, request_id: str, action: str, comment: str | None, data: M
         updated = _write(request, new_state, state, event, definition, ctx, departments, now)
         audit.record(actor, f"request.{action}", "request", request.id,
                      {"from_step": event.from_step, "to_step": event.to_step})
-        outbox.on_request_event(request, event, new_state)
+        outbox.on_request_event(request, event, new_state, departments)
     _confirm_update(updated)
     return request
 

@@ -154,6 +154,15 @@ def test_permit_with_a_countersign(app, client, login_as, resident_token):
     assert [(e["action"], e["from_step"], e["to_step"]) for e in final["timeline"]] == public_events(app, request_id)
 
 
+def test_an_action_reads_nothing_while_its_writes_are_in_flight(app, client, login_as, submit_request):
+    """On PostgreSQL an action's writes go out in psycopg's pipeline mode, where no query can be read back: the
+    department directory (refreshed every ``DIRECTORY_REFRESH_SECONDS``) must not be read then."""
+    app.config["DIRECTORY_REFRESH_SECONDS"] = 0  # every lookup reads the departments afresh
+    request_id = submit_request("permit", "bob")
+    staff_act(client, login_as("service-center-handler"), request_id, "accept")  # on to the countersign
+    assert count_rows(app, "outbox_messages", event="countersign_waiting") == 2
+
+
 def test_submission_is_validated_against_the_form_and_materials(app, client, demo, resident_token):
     carol = bearer(resident_token("carol"))
     response = client.post("/mp/v1/requests", headers={**carol, "Idempotency-Key": "bad-1"}, json={
