@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -71,17 +72,19 @@ class DepartmentDirectory:
         return below
 
 
-def department_directory() -> DepartmentDirectory:
+def department_directory(covering: Iterable[str] = ()) -> DepartmentDirectory:
     """Cached per app for ``DIRECTORY_REFRESH_SECONDS``: read on every action, changed a few times a year.
 
     Changes made through this process are seen at once (``forget_departments``); other workers see them
-    within the refresh interval.
+    within the refresh interval, or at once where the caller names in ``covering`` the codes it is about to
+    look up and the cached directory lacks one (a department made in another worker since).
     """
     cache = current_app.extensions.setdefault("civicdesk_departments", {})
     now = time.monotonic()
     if cache.get("expires", 0.0) > now:
         directory: DepartmentDirectory = cache["directory"]
-        return directory
+        if all(code in directory.id_of for code in covering):
+            return directory
     rows = db.session.execute(sa.select(Department.id, Department.code, Department.active,
                                         Department.parent_id)).all()
     directory = DepartmentDirectory(code_of={r.id: r.code for r in rows}, id_of={r.code: r.id for r in rows},

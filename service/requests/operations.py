@@ -136,6 +136,13 @@ def _expected(definition: ProcessDefinition, state: RequestState,
     return [(departments.id_of[a.department], a.role) for a in runtime.expected_actors(definition, state)]
 
 
+def _directory_for(*expecting: tuple[ProcessDefinition, RequestState]) -> DepartmentDirectory:
+    """The department directory, read again if it lacks a department one of these states expects to act:
+    the writes look their ids up where nothing can be read any more (:func:`pipelined`)."""
+    return department_directory(covering={actor.department for definition, state in expecting
+                                          for actor in runtime.expected_actors(definition, state)})
+
+
 def _insert_assignees(request_id: str, expected: list[tuple[str, str]], due_at: datetime) -> None:
     _INSERT_ASSIGNEE.execute_many([{"request_id": request_id, "department_id": department, "role": role,
                                     "due_at": due_at} for department, role in expected])
@@ -249,6 +256,7 @@ def submit(actor: Actor, service: SubmittedService, form: Mapping[str, Any], mat
                             process_version_id=version_id, resident_id=actor.id, service_id=service.id,
                             status=state.status, current_step=state.step, due_at=values["due_at"],
                             step_due_at=values["step_due_at"], closed_at=values["closed_at"])
+    departments = _directory_for((definition, state))
     with pipelined():
         _INSERT_REQUEST.execute({**values, "id": request.id, "version": 1, "event_count": 1, "created_at": utcnow(),
                                  "service_id": service.id, "process_version_id": version_id,
@@ -294,6 +302,7 @@ def act(actor: Actor, request_id: str, action: str, comment: str | None, data: M
         raise Forbidden(str(refused)) from refused
     except InvalidActionData as invalid:
         raise ValidationFailed(str(invalid), errors=invalid.errors) from invalid
+    departments = _directory_for((definition, state), (definition, new_state))
     with pipelined():
         updated = _write(request, new_state, state, event, definition, ctx, departments, now)
         audit.record(actor, f"request.{action}", "request", request.id,
@@ -305,7 +314,6 @@ def act(actor: Actor, request_id: str, action: str, comment: str | None, data: M
 
 def record_migration(actor: Actor, request: Request, source: ProcessVersion, target: ProcessVersion) -> None:
     """Move a running request onto another version of its process, recorded as a ``migrate`` event."""
-    departments = department_directory()
     definition = definition_of(target)
     locked = lock(request.id)
     state = state_from_dict(locked.state)
@@ -313,9 +321,10 @@ def record_migration(actor: Actor, request: Request, source: ProcessVersion, tar
     event = runtime.Event(action="migrate", at=now, actor_kind=actor.kind, actor_id=actor.id,
                           actor_department=None, from_step=state.step, to_step=state.step,
                           data={"from_version": source.version, "to_version": target.version}, public=False)
-    _confirm_update(_write(locked, runtime.evolve(definition, state, event), state, event, definition,
-                           engine_context(departments), departments, now, previous_definition=definition_of(source),
-                           process_version_id=target.id))
+    migrated, previous_definition = runtime.evolve(definition, state, event), definition_of(source)
+    departments = _directory_for((previous_definition, state), (definition, migrated))
+    _confirm_update(_write(locked, migrated, state, event, definition, engine_context(departments), departments, now,
+                           previous_definition=previous_definition, process_version_id=target.id))
     audit.record(actor, "request.migrated", "request", request.id,
                  {"from_version": source.version, "to_version": target.version})
 

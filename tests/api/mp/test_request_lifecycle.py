@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import io
 import struct
+import time
 import zlib
 from typing import Any
 
 import sqlalchemy as sa
 
+from service.accounts.queries import DepartmentDirectory, department_directory
 from service.core.db import db
 from service.processes.models import ProcessVersion
 from service.requests.models import Request, RequestEvent
@@ -160,6 +162,23 @@ def test_an_action_reads_nothing_while_its_writes_are_in_flight(app, client, log
     app.config["DIRECTORY_REFRESH_SECONDS"] = 0  # every lookup reads the departments afresh
     request_id = submit_request("permit", "bob")
     staff_act(client, login_as("service-center-handler"), request_id, "accept")  # on to the countersign
+    assert count_rows(app, "outbox_messages", event="countersign_waiting") == 2
+
+
+def test_an_action_reads_the_departments_again_when_its_directory_lacks_one(app, client, login_as,
+                                                                           submit_request):
+    """A worker's cached directory may predate a department made in another worker: an action that routes to
+    a department its directory lacks reads the directory again rather than failing."""
+    request_id = submit_request("permit", "bob")
+    with app.app_context():
+        known = department_directory()
+        lacking = DepartmentDirectory(
+            code_of={i: c for i, c in known.code_of.items() if c != "environment"},
+            id_of={c: i for c, i in known.id_of.items() if c != "environment"},
+            active_codes=known.active_codes - {"environment"}, parent_of=known.parent_of)
+    app.extensions["civicdesk_departments"].update(directory=lacking, expires=time.monotonic() + 3600)
+    staff_act(client, login_as("service-center-handler"), request_id, "accept")  # on to market and environment
+    assert count_rows(app, "request_assignees", request_id=request_id) == 2
     assert count_rows(app, "outbox_messages", event="countersign_waiting") == 2
 
 
