@@ -248,15 +248,14 @@ def submit(actor: Actor, service: SubmittedService, form: Mapping[str, Any], mat
     if version_id is None:
         version_id = active_version_id(service.process_code)
     definition = definition_by_id(version_id)
-    departments = department_directory()
-    ctx = engine_context(departments)
     state, event = runtime.start(definition, actor.id, now)
+    departments = _directory_for((definition, state))
+    ctx = engine_context(departments)
     values = _synced_values(state, ctx, now)
     request = LockedRequest(id=new_id(), version=1, event_count=1, state=values["state"],
                             process_version_id=version_id, resident_id=actor.id, service_id=service.id,
                             status=state.status, current_step=state.step, due_at=values["due_at"],
                             step_due_at=values["step_due_at"], closed_at=values["closed_at"])
-    departments = _directory_for((definition, state))
     with pipelined():
         _INSERT_REQUEST.execute({**values, "id": request.id, "version": 1, "event_count": 1, "created_at": utcnow(),
                                  "service_id": service.id, "process_version_id": version_id,
