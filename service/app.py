@@ -14,6 +14,7 @@ from service.core.errors import register_error_handlers
 from service.core.health import health
 from service.core.logging import configure_logging, init_request_logging
 from service.core.metrics import init_metrics
+from service.core.pgwire import defer_begin
 from service.core.ratelimit import init_rate_limits
 
 API_VERSION = "1.0.0"
@@ -56,6 +57,7 @@ def create_app(settings: dict[str, Any] | None = None, environment: str | None =
             configure_sqlite(db.engine, conf["SQLITE_BUSY_TIMEOUT_MS"], conf["SQLITE_WAL_AUTOCHECKPOINT_PAGES"])
         else:  # a pooled connection can be cut by the server or a proxy; a SQLite file cannot
             ping_when_idle(db.engine, float(conf["DATABASE_PING_AFTER_IDLE_SECONDS"]))
+            defer_begin(db.engine)
 
     init_request_logging(app)
     register_error_handlers(app)

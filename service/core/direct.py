@@ -4,6 +4,10 @@ SQLAlchemy still writes the SQL (compiled once per dialect, bind casts included)
 column type's own bind and result processors); what is skipped is its per-execution machinery, which costs
 several times what SQLite itself spends on a small statement. The statements join the session's transaction:
 the session flushes what it has pending first, so the order of writes is kept.
+
+On PostgreSQL a statement that opens its transaction carries the owed BEGIN in the same message, and
+:func:`pipelined` writes stay pending until the session commits or the connection is used again
+(:mod:`service.core.pgwire`).
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from service.core.db import db
+from service.core.pgwire import Wire, translated, wire_of
 
 _Processor = Callable[[Any], Any] | None
-_INFO_KEY = "civicdesk.direct"  # in Session.info: (its transaction, that transaction's DBAPI connection, dialect)
+_INFO_KEY = "civicdesk.direct"  # in Session.info: (its transaction, that transaction's DBAPI connection, dialect,
+#                                 the connection's Wire on PostgreSQL)
 _Statement = sa.Select[Any] | sa.Insert | sa.Update | sa.Delete
 
 
@@ -62,14 +68,22 @@ class DirectStatement:
         return cls(table.insert().values({column.name: sa.bindparam(column.name) for column in table.c}))
 
     def _run(self, values: Mapping[str, Any]) -> tuple[Any, Dialect]:
-        connection, dialect = _connection()
+        connection, dialect, wire = _connection()
         compiled = self._for(dialect)
         parameters = compiled.parameters(values)
-        cursor = connection.cursor()
+        sql = compiled.sql
+        if wire is not None and wire.begin_owed:  # the transaction's first statement: BEGIN in the same message
+            wire.begin_owed = False
+            cursor = dialect.loaded_dbapi.ClientCursor(connection)  # bound client-side: one simple query
+            sql = "BEGIN;" + sql
+        else:
+            cursor = connection.cursor()
         try:
-            cursor.execute(compiled.sql, parameters)
+            cursor.execute(sql, parameters)
         except dialect.loaded_dbapi.Error as error:
-            raise _translated(error, dialect, compiled.sql, parameters) from error
+            raise translated(error, dialect, sql, parameters) from error
+        if sql is not compiled.sql:
+            cursor.nextset()  # past BEGIN's result, to the statement's
         return cursor, dialect
 
     def _for(self, dialect: Dialect) -> _Compiled:
@@ -114,35 +128,56 @@ class DirectStatement:
 
 @contextmanager
 def pipelined() -> Iterator[None]:
-    """On PostgreSQL the direct statements inside go to the server together, in one round trip (psycopg's
-    pipeline mode); their results, ``rowcount`` included, are there once the block has ended.
+    """On PostgreSQL the direct statements inside are queued in psycopg's pipeline mode: they reach the server
+    together, with COMMIT when the session commits (one round trip), or sooner when anything else is run in the
+    transaction. Their results, ``rowcount`` included, are there only then: a check of them goes to
+    :func:`when_written`. An error among them is raised where they are sent, as SQLAlchemy's.
 
-    Nothing inside may read from the database: a query's rows would arrive only when the block ends, and
+    Nothing inside may read from the database: a query's rows would arrive only when the writes are sent, and
     SQLAlchemy would take it for a statement that returns none. Read what the writes need before the block
     (a cache that may refresh itself, such as the department directory, included)."""
-    connection, dialect = _connection()
-    if not hasattr(connection, "pipeline"):  # SQLite runs in-process: nothing to save
+    connection, _dialect, wire = _connection()
+    if wire is None:  # SQLite runs in-process: nothing to save
         yield
         return
-    with _translated_errors(dialect, "(pipeline)", None), connection.pipeline():
-        yield
-
-
-def _translated(error: Exception, dialect: Dialect, sql: str, parameters: Any) -> sa.exc.StatementError:
-    """A DBAPI error as SQLAlchemy's (``IntegrityError`` and the rest), as the error handlers expect."""
-    return sa.exc.DBAPIError.instance(sql, parameters, error, dialect.loaded_dbapi.Error, dialect=dialect)
-
-
-@contextmanager
-def _translated_errors(dialect: Dialect, sql: str, parameters: Any) -> Iterator[None]:
+    wire.open_pipeline(connection)
     try:
         yield
-    except dialect.loaded_dbapi.Error as error:
-        raise _translated(error, dialect, sql, parameters) from error
+    except BaseException:
+        wire.discard()
+        raise
+    wire.writing = False
 
 
-def _connection() -> tuple[Any, Dialect]:
-    """The DBAPI connection of the session's transaction, after the session has written what it holds."""
+def when_written(check: Callable[[], None]) -> None:
+    """Run ``check`` once the pipelined writes before it have been sent and their results read: now, unless
+    they are still pending (PostgreSQL), else when they are sent."""
+    session = db.session()
+    cached = session.info.get(_INFO_KEY)
+    wire: Wire | None = cached[3] if cached is not None and cached[0] is session.get_transaction() else None
+    if wire is None or wire.pipeline is None:
+        check()
+    else:
+        wire.checks.append(check)
+
+
+def _commit_pending_writes(session: sa.orm.Session) -> None:
+    """Before the session commits: pending writes go out with COMMIT, in one round trip."""
+    cached = session.info.get(_INFO_KEY)
+    if cached is None or cached[3] is None or cached[3].pipeline is None or cached[0] is not session.get_transaction():
+        return
+    session.flush()  # what the ORM holds goes first (sending the pending writes ahead of it)
+    wire: Wire = cached[3]
+    if wire.pipeline is not None:
+        wire.commit(cached[1], cached[2])
+
+
+sa.event.listen(db.session, "before_commit", _commit_pending_writes)
+
+
+def _connection() -> tuple[Any, Dialect, Wire | None]:
+    """The DBAPI connection of the session's transaction, after the session has written what it holds; on
+    PostgreSQL its pending writes are sent first, unless more are being queued."""
     session = db.session()
     session.flush()  # returns at once when nothing is pending
     transaction = session.get_transaction()
@@ -150,5 +185,8 @@ def _connection() -> tuple[Any, Dialect]:
     if transaction is None or cached is None or cached[0] is not transaction:
         connection = session.connection()
         cached = session.info[_INFO_KEY] = (session.get_transaction(), connection.connection.dbapi_connection,
-                                            connection.dialect)
-    return cached[1], cached[2]
+                                            connection.dialect, wire_of(connection))
+    wire = cached[3]
+    if wire is not None and wire.pipeline is not None and not wire.writing:
+        wire.settle(cached[2])
+    return cached[1], cached[2], wire

@@ -25,7 +25,7 @@ from service.core import audit
 from service.core.auth import Actor
 from service.core.concurrency import check_version
 from service.core.db import db, new_id, utcnow
-from service.core.direct import DirectStatement, pipelined
+from service.core.direct import DirectStatement, pipelined, when_written
 from service.core.errors import Conflict, Forbidden, NotFound, StaleVersion, ValidationFailed
 from service.engine import runtime
 from service.engine.clock import Clock
@@ -154,7 +154,7 @@ def _write(request: LockedRequest, state: RequestState, previous: RequestState, 
     """The new state onto the row (conditional on the version it was read at), who must act now, and the event.
 
     ``previous_definition``: the definition ``previous`` ran on, when it is not ``definition`` (a migration).
-    Returns the UPDATE's cursor: run inside :func:`pipelined`, its ``rowcount`` is known after the block, when
+    Returns the UPDATE's cursor: run inside :func:`pipelined`, its ``rowcount`` is known once the writes are sent, when
     :func:`_confirm_update` checks it.
     """
     values = _synced_values(state, ctx, now)
@@ -307,7 +307,8 @@ def act(actor: Actor, request_id: str, action: str, comment: str | None, data: M
         audit.record(actor, f"request.{action}", "request", request.id,
                      {"from_step": event.from_step, "to_step": event.to_step})
         outbox.on_request_event(request, event, new_state, departments)
-    _confirm_update(updated)
+    # the row is locked and its version was checked above: the UPDATE's own condition is a last defence
+    when_written(lambda: _confirm_update(updated))
     return request
 
 

@@ -1,0 +1,149 @@
+"""PostgreSQL transactions in fewer round trips.
+
+Left to itself, psycopg spends a round trip on BEGIN before a transaction's first statement, and COMMIT is one
+more; an action (the request locked, then its writes pipelined) cost four. Here:
+
+* BEGIN is owed rather than sent. The DBAPI connection runs in psycopg's autocommit mode, and a transaction
+  that SQLAlchemy begins only marks BEGIN as owed on its connection. It goes out with the transaction's first
+  statement: in the same message as a direct statement (:mod:`service.core.direct`), queued ahead of the
+  writes of a pipeline, or, before any other statement, as a round trip of its own (as psycopg would send it).
+* Pipelined writes are left pending when their block ends (:class:`Wire`): they go to the server together with
+  COMMIT when the session commits, or are settled (sent, their results and errors read) before anything else
+  runs on the connection. A rollback discards them.
+
+An action is then two round trips: BEGIN with the lock, the writes with COMMIT.
+
+A connection that SQLAlchemy sets to another isolation level (``execution_options(isolation_level=...)``) is
+left to psycopg, which begins its transactions itself; it returns to autocommit mode at its next checkout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import ExitStack, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect, Engine
+
+_WIRE = "civicdesk.wire"  # in the pool record's info: the Wire of that DBAPI connection
+
+
+@dataclass
+class Wire:
+    """What is owed to the server on one pooled connection: BEGIN, and the results of pipelined writes."""
+
+    begin_owed: bool = False
+    pipeline: ExitStack | None = None  # psycopg's pipeline, held open while its writes are pending
+    writing: bool = False  # inside a block of pipelined writes
+    checks: list[Callable[[], None]] = field(default_factory=list)  # to run once the writes' results are in
+
+    def open_pipeline(self, connection: Any) -> None:
+        """Start (or go on with) queueing writes; BEGIN goes first when it is owed."""
+        if self.pipeline is None:
+            stack = ExitStack()
+            stack.enter_context(connection.pipeline())
+            self.pipeline = stack
+        if self.begin_owed:
+            self.begin_owed = False
+            connection.execute("BEGIN")
+        self.writing = True
+
+    def settle(self, dialect: Dialect) -> None:
+        """Send what is queued and read its results: the first error is raised (as SQLAlchemy's), then the
+        checks run."""
+        self.writing = False
+        stack, self.pipeline = self.pipeline, None
+        checks, self.checks = self.checks, []
+        if stack is not None:
+            try:
+                stack.close()
+            except dialect.loaded_dbapi.Error as error:
+                raise translated(error, dialect, "(pipelined writes)", None) from error
+        for check in checks:
+            check()
+
+    def commit(self, connection: Any, dialect: Dialect) -> None:
+        """COMMIT goes out with the pending writes, in the same round trip."""
+        try:
+            connection.execute("COMMIT")  # raises the error of a write whose result has come back already
+        except dialect.loaded_dbapi.Error as error:
+            self.discard()
+            raise translated(error, dialect, "COMMIT", None) from error
+        self.settle(dialect)
+
+    def discard(self) -> None:
+        """The transaction ends in a rollback: the writes' results no longer matter."""
+        self.writing = False
+        self.begin_owed = False
+        stack, self.pipeline = self.pipeline, None
+        self.checks = []
+        if stack is not None:
+            # an error of writes being rolled back, or of a broken connection, which the pool replaces
+            with suppress(Exception):
+                stack.close()
+
+
+def translated(error: Exception, dialect: Dialect, sql: str, parameters: Any) -> sa.exc.StatementError:
+    """A DBAPI error as SQLAlchemy's (``IntegrityError`` and the rest), as the error handlers expect."""
+    return sa.exc.DBAPIError.instance(sql, parameters, error, dialect.loaded_dbapi.Error, dialect=dialect)
+
+
+def wire_of(connection: sa.Connection) -> Wire | None:
+    """The connection's :class:`Wire`; None where BEGIN is not deferred (SQLite)."""
+    wire: Wire | None = connection.info.get(_WIRE)
+    return wire
+
+
+def defer_begin(engine: Engine) -> None:
+    """Install the deferred BEGIN and the pending writes on a PostgreSQL engine (see the module's text)."""
+    dialect = engine.dialect
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.autocommit = True
+        record.info[_WIRE] = Wire()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if not dbapi_connection.autocommit:  # an isolation level was set, then reset: back to deferring
+            dbapi_connection.autocommit = True
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        wire = connection.info.get(_WIRE)
+        if wire is None or connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return
+        if connection.connection.dbapi_connection.autocommit:  # type: ignore[union-attr]
+            wire.begin_owed = True  # else psycopg begins, at the isolation level SQLAlchemy gave it
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _before_execute(connection: sa.Connection, cursor: Any, *_args: Any) -> None:
+        wire = connection.info.get(_WIRE)
+        if wire is None:
+            return
+        if wire.pipeline is not None:
+            wire.settle(dialect)
+        if wire.begin_owed:
+            wire.begin_owed = False
+            cursor.connection.execute("BEGIN")
+
+    @sa.event.listens_for(engine, "commit")
+    def _on_commit(connection: sa.Connection) -> None:
+        wire = connection.info.get(_WIRE)
+        if wire is not None:
+            wire.begin_owed = False
+            wire.settle(dialect)  # writes still pending here were not committed with them (a Core commit)
+
+    @sa.event.listens_for(engine, "rollback")
+    def _on_rollback(connection: sa.Connection) -> None:
+        wire = connection.info.get(_WIRE)
+        if wire is not None:
+            wire.discard()
+
+    @sa.event.listens_for(engine, "reset")
+    def _on_reset(_dbapi_connection: Any, record: Any, _state: Any) -> None:
+        wire = record.info.get(_WIRE)
+        if wire is not None:
+            wire.discard()

@@ -1,0 +1,196 @@
+"""PostgreSQL: BEGIN goes out with a transaction's first statement and pipelined writes with COMMIT, read off the
+wire protocol itself (libpq's trace); errors of pending writes, reads after them, rollbacks and isolation levels."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from psycopg import pq
+
+from service.core.auth import Actor
+from service.core.db import db
+from service.core.direct import DirectStatement, pipelined
+from service.requests import operations
+from service.requests.models import Request, RequestEvent
+from tests.conftest import count_rows
+
+pytestmark = pytest.mark.postgres
+
+@contextmanager
+def wire_trace() -> Iterator[list[str]]:
+    """The protocol messages on the session's connection while the block runs, as "F Query", "B ReadyForQuery"
+    and so on (F: to the server, B: from it), in the list yielded once the block has ended. Starts the session's
+    transaction (which sends nothing)."""
+    pgconn = db.session.connection().connection.dbapi_connection.pgconn  # type: ignore[union-attr]
+    sent: list[str] = []
+    with tempfile.TemporaryFile("w+") as trace:
+        pgconn.trace(trace.fileno())
+        pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+        try:
+            yield sent
+        finally:
+            pgconn.untrace()
+            trace.seek(0)
+            sent.extend(" ".join(line.split("\t")[:3:2]) for line in trace.read().splitlines() if line)
+
+
+def round_trips(messages: list[str]) -> int:
+    """Every exchange ends with the server's ReadyForQuery: after a simple query, or a pipeline's Sync."""
+    return messages.count("B ReadyForQuery")
+
+
+def _staff(username: str) -> Actor:
+    from service.accounts.models import Staff
+
+    member = db.session.execute(sa.select(Staff).where(Staff.username == username)).scalar_one()
+    return Actor(kind="staff", id=member.id, department_id=member.department_id, roles=frozenset(member.roles))
+
+
+@pytest.fixture
+def repair_request(app: Flask, submit_request: Callable[..., str]) -> tuple[str, Actor]:
+    request_id = submit_request("repair")
+    with app.app_context():
+        actor = _staff("urban-handler")
+        db.session.commit()
+    return request_id, actor
+
+
+def test_an_action_is_two_round_trips_begin_with_the_lock_and_the_writes_with_commit(app, repair_request):
+    request_id, actor = repair_request
+    with app.app_context():
+        # what an action reads from the app's caches (departments, calendar, definitions), read before
+        operations.allowed_for(actor, db.session.get(Request, request_id))  # type: ignore[arg-type]
+        db.session.commit()
+        with wire_trace() as sent:
+            operations.act(actor, request_id, "accept", None, {}, 1)
+            db.session.commit()
+    assert round_trips(sent) == 2
+    queries = [message for message in sent if message == "F Query"]
+    assert queries == ["F Query"]  # BEGIN and the locking SELECT, one simple query
+    assert sent.index("F Query") == 0
+    # then the pipelined writes and COMMIT, closed by a single Sync
+    assert sent.count("F Sync") == 1
+    assert sent[-1] == "B ReadyForQuery"
+    with app.app_context():
+        request = db.session.get(Request, request_id)
+        assert request is not None
+        assert (request.version, request.current_step) == (2, "repair")
+    assert count_rows(app, "request_events", request_id=request_id, action="accept") == 1
+    assert count_rows(app, "audit_records", object_id=request_id, action="request.accept") == 1
+
+
+def test_a_transaction_that_runs_nothing_sends_nothing(app):
+    with app.app_context():
+        with wire_trace() as sent:
+            db.session.commit()
+        assert sent == []
+
+
+def test_an_orm_statement_first_sends_begin_before_it(app, repair_request):
+    request_id, _actor = repair_request
+    with app.app_context(), wire_trace() as sent:
+        status = db.session.execute(sa.select(Request.status).where(Request.id == request_id)).scalar_one()
+        dbapi_connection: Any = db.session.connection().connection.dbapi_connection
+        in_transaction = dbapi_connection.info.transaction_status
+        db.session.commit()
+    assert status == "submitted"
+    assert in_transaction == pq.TransactionStatus.INTRANS
+    assert round_trips(sent) == 3  # BEGIN, the query, COMMIT
+
+
+def test_reads_after_pending_writes_see_them(app, repair_request):
+    request_id, actor = repair_request
+    with app.app_context():
+        operations.act(actor, request_id, "accept", None, {}, 1)
+        # the writes are still pending: this query sends them first, in the same transaction
+        version = db.session.execute(sa.select(Request.version).where(Request.id == request_id)).scalar_one()
+        events = db.session.execute(sa.select(sa.func.count()).select_from(RequestEvent)
+                                    .where(RequestEvent.request_id == request_id)).scalar_one()
+        db.session.rollback()
+    assert (version, events) == (2, 2)
+    with app.app_context():  # and the rollback undid them
+        assert db.session.get(Request, request_id).version == 1  # type: ignore[union-attr]
+    assert count_rows(app, "request_events", request_id=request_id) == 1
+
+
+def test_a_rollback_discards_pending_writes(app, repair_request):
+    request_id, actor = repair_request
+    with app.app_context():
+        operations.act(actor, request_id, "accept", None, {}, 1)
+        db.session.rollback()
+    with app.app_context():
+        operations.act(actor, request_id, "accept", None, {}, 1)  # the same version is still the current one
+        db.session.commit()
+    assert count_rows(app, "request_events", request_id=request_id, action="accept") == 1
+
+
+def test_a_session_closed_without_commit_discards_pending_writes(app, repair_request):
+    request_id, actor = repair_request
+    with app.app_context():
+        operations.act(actor, request_id, "accept", None, {}, 1)
+    assert count_rows(app, "request_events", request_id=request_id, action="accept") == 0
+    assert count_rows(app, "audit_records", object_id=request_id, action="request.accept") == 0
+
+
+def test_an_error_among_pending_writes_is_raised_at_commit_and_nothing_is_written(app, repair_request):
+    request_id, actor = repair_request
+    events: sa.Table = RequestEvent.__table__  # type: ignore[assignment]
+    with app.app_context():
+        row = db.session.execute(sa.select(events).where(events.c.request_id == request_id,
+                                                         events.c.seq == 1)).mappings().one()
+        operations.act(actor, request_id, "accept", None, {}, 1)
+        with pipelined():  # the submission's event again: its (request, seq) is taken
+            DirectStatement.insert(events).execute({**row, "id": "01duplicateevent0000000000"})
+        with pytest.raises(sa.exc.IntegrityError):
+            db.session.commit()
+        db.session.rollback()
+    with app.app_context():
+        assert db.session.get(Request, request_id).version == 1  # type: ignore[union-attr]
+    assert count_rows(app, "request_events", request_id=request_id) == 1
+    assert count_rows(app, "audit_records", object_id=request_id, action="request.accept") == 0
+
+
+def _isolation(app: Flask, **options: Any) -> tuple[str, bool]:
+    with app.app_context(), db.engine.connect() as connection:
+        if options:
+            connection = connection.execution_options(**options)
+        level = connection.exec_driver_sql("SHOW transaction_isolation").scalar_one()
+        autocommit = connection.connection.dbapi_connection.autocommit  # type: ignore[union-attr]
+        connection.rollback()
+    return str(level), bool(autocommit)
+
+
+def test_another_isolation_level_is_left_to_psycopg_and_the_connection_defers_begin_again(app):
+    assert _isolation(app, isolation_level="REPEATABLE READ") == ("repeatable read", False)
+    assert _isolation(app) == ("read committed", True)
+
+
+def test_autocommit_connections_never_begin(app):
+    with app.app_context(), db.engine.connect() as connection:
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        connection.exec_driver_sql("VACUUM request_events")  # refused inside a transaction block
+        status = connection.connection.dbapi_connection.info.transaction_status  # type: ignore[union-attr]
+    assert status == pq.TransactionStatus.IDLE
+
+
+def test_an_error_among_pending_writes_is_raised_by_the_next_statement(app, repair_request):
+    request_id, actor = repair_request
+    events: sa.Table = RequestEvent.__table__  # type: ignore[assignment]
+    with app.app_context():
+        row = db.session.execute(sa.select(events).where(events.c.request_id == request_id,
+                                                         events.c.seq == 1)).mappings().one()
+        operations.act(actor, request_id, "accept", None, {}, 1)
+        with pipelined():
+            DirectStatement.insert(events).execute({**row, "id": "01duplicateevent0000000000"})
+        with pytest.raises(sa.exc.IntegrityError):
+            db.session.execute(sa.select(Request.version).where(Request.id == request_id)).scalar_one()
+        db.session.rollback()
+        version = db.session.execute(sa.select(Request.version).where(Request.id == request_id)).scalar_one()
+        db.session.commit()
+    assert version == 1
