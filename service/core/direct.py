@@ -17,11 +17,12 @@ from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
+from psycopg import RawCursor
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from service.core.db import db
-from service.core.pgwire import Wire, translated, wire_of
+from service.core.pgwire import Prepared, Wire, translated, wire_of
 
 _Processor = Callable[[Any], Any] | None
 _INFO_KEY = "civicdesk.direct"  # in Session.info: (its transaction, that transaction's DBAPI connection, dialect,
@@ -43,6 +44,7 @@ class _Compiled:
                       for name, bind in compiled.binds.items()}
         self.processors: list[tuple[str, _Processor]] = [(name, processors[name]) for name in self.names]
         self.escaped = {name: compiled.escaped_bind_names.get(name, name) for name in self.names}
+        self.prepared = Prepared.of(self.sql) if dialect.name == "postgresql" else None
 
     def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         if self.positional:
@@ -71,19 +73,20 @@ class DirectStatement:
         connection, dialect, wire = _connection()
         compiled = self._for(dialect)
         parameters = compiled.parameters(values)
-        sql = compiled.sql
-        if wire is not None and wire.begin_owed:  # the transaction's first statement: BEGIN in the same message
-            wire.begin_owed = False
-            cursor = dialect.loaded_dbapi.ClientCursor(connection)  # bound client-side: one simple query
-            sql = "BEGIN;" + sql
+        prepared = compiled.prepared
+        if wire is not None and prepared is not None:
+            assert isinstance(parameters, dict)
+            if wire.begin_owed and not wire.writing:  # the transaction's first statement
+                return wire.begin_with(connection, prepared, parameters, dialect), dialect
+            cursor = RawCursor(connection)  # the values in order: psycopg has nothing to parse
+            sql, parameters = prepared.sql, prepared.values(parameters)
         else:
             cursor = connection.cursor()
+            sql = compiled.sql
         try:
             cursor.execute(sql, parameters)
         except dialect.loaded_dbapi.Error as error:
             raise translated(error, dialect, sql, parameters) from error
-        if sql is not compiled.sql:
-            cursor.nextset()  # past BEGIN's result, to the statement's
         return cursor, dialect
 
     def _for(self, dialect: Dialect) -> _Compiled:

@@ -19,15 +19,53 @@ left to psycopg, which begins its transactions itself; it returns to autocommit 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+import re
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from psycopg import ClientCursor, errors, pq
 from sqlalchemy.engine import Dialect, Engine
 
 _WIRE = "civicdesk.wire"  # in the pool record's info: the Wire of that DBAPI connection
+_PARAMETER = re.compile(r"%%|%\(([^)]+)\)s")
+_NUMBERS = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A statement with its values numbered ($1, $2, ...) as PostgreSQL takes them: run by psycopg's
+    ``RawCursor`` (which parses nothing on the client), or kept prepared by a connection and run as
+    ``EXECUTE name(values)``."""
+
+    name: str
+    sql: str  # with $1, $2, ... for its values
+    order: tuple[str, ...]  # the names of the values, in that order
+    execute: str  # "EXECUTE name(%s, %s, ...)", for psycopg to write the values into
+
+    @classmethod
+    def of(cls, sql: str) -> Prepared:
+        """From SQL with ``%(name)s`` parameters (psycopg's), as SQLAlchemy compiles it for PostgreSQL."""
+        order: list[str] = []
+
+        def number(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name is None:
+                return "%"
+            if name not in order:
+                order.append(name)
+            return f"${order.index(name) + 1}"
+
+        numbered = _PARAMETER.sub(number, sql)
+        name = f"civicdesk_{next(_NUMBERS)}"
+        arguments = ", ".join(["%s"] * len(order))
+        return cls(name, numbered, tuple(order), f"EXECUTE {name}({arguments})" if order else f"EXECUTE {name}")
+
+    def values(self, parameters: Mapping[str, Any]) -> list[Any]:
+        return [parameters[name] for name in self.order]
 
 
 @dataclass
@@ -38,6 +76,48 @@ class Wire:
     pipeline: ExitStack | None = None  # psycopg's pipeline, held open while its writes are pending
     writing: bool = False  # inside a block of pipelined writes
     checks: list[Callable[[], None]] = field(default_factory=list)  # to run once the writes' results are in
+    prepared: set[str] = field(default_factory=set)  # statements this connection has prepared
+    _literals: ClientCursor[Any] | None = None  # writes values as SQL literals
+
+    def begin_with(self, connection: Any, prepared: Prepared, parameters: Mapping[str, Any], dialect: Dialect) -> Any:
+        """BEGIN and ``prepared`` in one message; the cursor is left at the statement's result."""
+        self.begin_owed = False
+        if self._literals is None:
+            self._literals = ClientCursor(connection)
+        sql = "BEGIN;" + self._literals.mogrify(prepared.execute, prepared.values(parameters))
+        for attempt in (1, 2):
+            self._prepare(connection, prepared)
+            cursor = connection.cursor()
+            try:
+                cursor.execute(sql)
+            except errors.InvalidSqlStatementName as error:
+                if attempt == 2:
+                    raise translated(error, dialect, sql, None) from error
+                connection.execute("ROLLBACK")  # out of the transaction that BEGIN opened, to prepare it again
+                self.prepared.clear()
+            except dialect.loaded_dbapi.Error as error:
+                raise translated(error, dialect, sql, None) from error
+            else:
+                cursor.nextset()
+                return cursor
+        raise AssertionError("unreachable")
+
+    def _prepare(self, connection: Any, prepared: Prepared) -> None:
+        """Prepare the statement on this connection, unless it has been (outside any transaction: BEGIN is
+        owed)."""
+        if prepared.name in self.prepared:
+            return
+        with suppress(errors.DuplicatePreparedStatement):  # prepared before the record of it was cleared
+            connection.execute(f"PREPARE {prepared.name} AS {prepared.sql}")
+        self.prepared.add(prepared.name)
+
+    def ending(self, connection: Any) -> None:
+        """The transaction ends in a rollback: the writes' results no longer matter. psycopg deallocates every
+        prepared statement after a ROLLBACK (when it has prepared some of its own): this connection's are
+        forgotten then, to be prepared again."""
+        if connection.info.transaction_status != pq.TransactionStatus.IDLE:
+            self.prepared.clear()
+        self.discard()
 
     def open_pipeline(self, connection: Any) -> None:
         """Start (or go on with) queueing writes; BEGIN goes first when it is owed."""
@@ -140,10 +220,10 @@ def defer_begin(engine: Engine) -> None:
     def _on_rollback(connection: sa.Connection) -> None:
         wire = connection.info.get(_WIRE)
         if wire is not None:
-            wire.discard()
+            wire.ending(connection.connection.dbapi_connection)
 
     @sa.event.listens_for(engine, "reset")
-    def _on_reset(_dbapi_connection: Any, record: Any, _state: Any) -> None:
+    def _on_reset(dbapi_connection: Any, record: Any, _state: Any) -> None:
         wire = record.info.get(_WIRE)
         if wire is not None:
-            wire.discard()
+            wire.ending(dbapi_connection)

@@ -64,15 +64,18 @@ def repair_request(app: Flask, submit_request: Callable[..., str]) -> tuple[str,
 def test_an_action_is_two_round_trips_begin_with_the_lock_and_the_writes_with_commit(app, repair_request):
     request_id, actor = repair_request
     with app.app_context():
-        # what an action reads from the app's caches (departments, calendar, definitions), read before
+        # what an action reads from the app's caches (departments, calendar, definitions), read before; and the
+        # lock, which the connection prepares the first time it runs it
         operations.allowed_for(actor, db.session.get(Request, request_id))  # type: ignore[arg-type]
+        db.session.commit()
+        operations.lock(request_id)
         db.session.commit()
         with wire_trace() as sent:
             operations.act(actor, request_id, "accept", None, {}, 1)
             db.session.commit()
     assert round_trips(sent) == 2
     queries = [message for message in sent if message == "F Query"]
-    assert queries == ["F Query"]  # BEGIN and the locking SELECT, one simple query
+    assert queries == ["F Query"]  # BEGIN and EXECUTE of the prepared lock, one simple query
     assert sent.index("F Query") == 0
     # then the pipelined writes and COMMIT, closed by a single Sync
     assert sent.count("F Sync") == 1
@@ -194,3 +197,53 @@ def test_an_error_among_pending_writes_is_raised_by_the_next_statement(app, repa
         version = db.session.execute(sa.select(Request.version).where(Request.id == request_id)).scalar_one()
         db.session.commit()
     assert version == 1
+
+
+def test_the_first_statement_of_a_transaction_is_prepared_once_per_connection(app, repair_request):
+    request_id, _actor = repair_request
+    with app.app_context():
+        connection: Any = db.session.connection().connection.dbapi_connection
+        db.session.rollback()
+        prepared_before = connection.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0]
+        with wire_trace() as first:
+            operations.lock(request_id)
+            db.session.commit()
+        with wire_trace() as second:
+            locked = operations.lock(request_id)
+            db.session.commit()
+        prepared_after = connection.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0]
+    assert (locked.id, locked.version) == (request_id, 1)
+    assert prepared_after == prepared_before + 1
+    assert round_trips(first) == 3  # PREPARE, BEGIN with EXECUTE, COMMIT
+    assert round_trips(second) == 2
+
+
+def test_statements_deallocated_after_a_rollback_are_prepared_again(app, repair_request):
+    request_id, _actor = repair_request
+    with app.app_context():
+        operations.lock(request_id)
+        db.session.commit()
+        for _ in range(6):  # psycopg prepares a statement of its own once it has run it five times
+            db.session.execute(sa.select(Request.version).where(Request.id == request_id)).scalar_one()
+        db.session.rollback()  # psycopg follows the ROLLBACK with DEALLOCATE ALL
+        connection: Any = db.session.connection().connection.dbapi_connection
+        assert connection.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0] == 0
+        db.session.rollback()
+        locked = operations.lock(request_id)
+        db.session.commit()
+    assert (locked.id, locked.version) == (request_id, 1)
+
+
+def test_a_statement_the_server_no_longer_has_is_prepared_again(app, repair_request):
+    request_id, _actor = repair_request
+    with app.app_context():
+        operations.lock(request_id)
+        db.session.commit()
+        connection: Any = db.session.connection().connection.dbapi_connection
+        connection.execute("DEALLOCATE ALL")  # behind civicdesk's back, as a pooler's DISCARD ALL would
+        db.session.commit()
+        with wire_trace() as sent:
+            locked = operations.lock(request_id)
+            db.session.commit()
+    assert (locked.id, locked.version) == (request_id, 1)
+    assert sent.count("B ErrorResponse") == 1  # the first EXECUTE found no such statement
