@@ -20,7 +20,7 @@ _INSERT_AUDIT = DirectStatement.insert(_AUDIT_RECORDS)
 def record(actor: Actor, action: str, object_type: str, object_id: str,
            data: dict[str, Any] | None = None) -> None:
     """Insert the record at once on the session's transaction (no unit of work: it is never read back here)."""
-    _INSERT_AUDIT.execute({
+    _INSERT_AUDIT.write({
         "id": new_id(),
         "at": utcnow(),
         "actor_kind": actor.kind,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,6 +29,8 @@ _Processor = Callable[[Any], Any] | None
 _INFO_KEY = "civicdesk.direct"  # in Session.info: (its transaction, that transaction's DBAPI connection, dialect,
 #                                 the connection's Wire on PostgreSQL)
 _Statement = sa.Select[Any] | sa.Insert | sa.Update | sa.Delete
+# inside a PostgreSQL block of pipelined writes: its connection, dialect and Wire
+_WRITING: ContextVar[tuple[Any, Dialect, Wire | None] | None] = ContextVar("civicdesk_writing", default=None)
 
 
 class _Compiled:
@@ -69,8 +72,8 @@ class DirectStatement:
         """An INSERT that takes a value for every column."""
         return cls(table.insert().values({column.name: sa.bindparam(column.name) for column in table.c}))
 
-    def _run(self, values: Mapping[str, Any]) -> tuple[Any, Dialect]:
-        connection, dialect, wire = _connection()
+    def _run(self, values: Mapping[str, Any], shared: bool = False) -> tuple[Any, Dialect]:
+        connection, dialect, wire = _WRITING.get() or _connection()
         compiled = self._for(dialect)
         parameters = compiled.parameters(values)
         prepared = compiled.prepared
@@ -78,7 +81,8 @@ class DirectStatement:
             assert isinstance(parameters, dict)
             if wire.begin_owed and not wire.writing:  # the transaction's first statement
                 return wire.begin_with(connection, prepared, parameters, dialect), dialect
-            cursor = RawCursor(connection)  # the values in order: psycopg has nothing to parse
+            # the values in order: psycopg has nothing to parse
+            cursor = wire.shared_cursor(connection) if shared else RawCursor(connection)
             sql, parameters = prepared.sql, prepared.values(parameters)
         else:
             cursor = connection.cursor()
@@ -106,10 +110,14 @@ class DirectStatement:
         """Run once; the DBAPI cursor is returned for ``rowcount``."""
         return self._run(values)[0]
 
-    def execute_many(self, rows: Iterable[Mapping[str, Any]]) -> None:
+    def write(self, values: Mapping[str, Any]) -> None:
+        """Run once, for its effect alone (on PostgreSQL such writes share a cursor, and its set-up)."""
+        self._run(values, shared=True)
+
+    def write_many(self, rows: Iterable[Mapping[str, Any]]) -> None:
         # one execute per row rather than executemany(): psycopg's would end a surrounding pipeline with a sync
         for row in rows:
-            self._run(row)
+            self._run(row, shared=True)
 
     def first(self, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The first row of a SELECT, each value through its column type's result processor."""
@@ -138,17 +146,22 @@ def pipelined() -> Iterator[None]:
 
     Nothing inside may read from the database: a query's rows would arrive only when the writes are sent, and
     SQLAlchemy would take it for a statement that returns none. Read what the writes need before the block
-    (a cache that may refresh itself, such as the department directory, included)."""
-    connection, _dialect, wire = _connection()
+    (a cache that may refresh itself, such as the department directory, included); the ORM has nothing to do
+    inside either (what it holds is written when the block begins)."""
+    current = _connection()
+    connection, _dialect, wire = current
     if wire is None:  # SQLite runs in-process: nothing to save
         yield
         return
     wire.open_pipeline(connection)
+    token = _WRITING.set(current)  # the statements inside need not look the connection up again
     try:
         yield
     except BaseException:
         wire.discard()
         raise
+    finally:
+        _WRITING.reset(token)
     wire.writing = False
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from psycopg import ClientCursor, errors, pq
+from psycopg import ClientCursor, RawCursor, errors, pq
 from sqlalchemy.engine import Dialect, Engine
 
 _WIRE = "civicdesk.wire"  # in the pool record's info: the Wire of that DBAPI connection
@@ -78,6 +78,12 @@ class Wire:
     checks: list[Callable[[], None]] = field(default_factory=list)  # to run once the writes' results are in
     prepared: set[str] = field(default_factory=set)  # statements this connection has prepared
     _literals: ClientCursor[Any] | None = None  # writes values as SQL literals
+    _shared: RawCursor[Any] | None = None  # for the writes whose results nobody reads
+
+    def shared_cursor(self, connection: Any) -> RawCursor[Any]:
+        if self._shared is None:
+            self._shared = RawCursor(connection)
+        return self._shared
 
     def begin_with(self, connection: Any, prepared: Prepared, parameters: Mapping[str, Any], dialect: Dialect) -> Any:
         """BEGIN and ``prepared`` in one message; the cursor is left at the statement's result."""

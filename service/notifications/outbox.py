@@ -69,7 +69,7 @@ def message(channel: str, event: str, key: str, recipient_kind: str, recipient_i
 
 def enqueue(rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert the messages on the session's transaction; one whose key exists already is dropped."""
-    _INSERT_IGNORE.execute_many([{**_UNSET, **row} for row in rows])
+    _INSERT_IGNORE.write_many([{**_UNSET, **row} for row in rows])
 
 
 def staff_message(event: str, key: str, department_id: str, roles: Iterable[str], subject_type: str,

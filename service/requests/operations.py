@@ -144,7 +144,7 @@ def _directory_for(*expecting: tuple[ProcessDefinition, RequestState]) -> Depart
 
 
 def _insert_assignees(request_id: str, expected: list[tuple[str, str]], due_at: datetime) -> None:
-    _INSERT_ASSIGNEE.execute_many([{"request_id": request_id, "department_id": department, "role": role,
+    _INSERT_ASSIGNEE.write_many([{"request_id": request_id, "department_id": department, "role": role,
                                     "due_at": due_at} for department, role in expected])
 
 
@@ -186,15 +186,15 @@ def _update_assignees(request: LockedRequest, before: list[tuple[str, str]], exp
     gone = [department for department in roles_before if department not in expected_departments]
     came = [(department, role) for department, role in expected if department not in roles_before]
     for previous, (department, role) in zip(gone, came, strict=False):
-        _UPDATE_ASSIGNEE.execute({"b_id": request.id, "b_department": previous, "department_id": department,
+        _UPDATE_ASSIGNEE.write({"b_id": request.id, "b_department": previous, "department_id": department,
                                   "role": role, "due_at": due_at})
     for previous in gone[len(came):]:
-        _DELETE_ASSIGNEE.execute({"b_id": request.id, "b_department": previous})
+        _DELETE_ASSIGNEE.write({"b_id": request.id, "b_department": previous})
     _insert_assignees(request.id, came[len(gone):], due_at)
     due_changed = due_at != (request.step_due_at or request.due_at)
     for department, role in expected:
         if department in roles_before and (due_changed or roles_before[department] != role):
-            _UPDATE_ASSIGNEE.execute({"b_id": request.id, "b_department": department, "department_id": department,
+            _UPDATE_ASSIGNEE.write({"b_id": request.id, "b_department": department, "department_id": department,
                                       "role": role, "due_at": due_at})
 
 
@@ -214,7 +214,7 @@ def _forget_loaded(request_id: str) -> None:
 
 
 def _add_event(request_id: str, seq: int, event: runtime.Event) -> None:
-    _INSERT_EVENT.execute({
+    _INSERT_EVENT.write({
         "id": new_id(), "request_id": request_id, "seq": seq, "action": event.action, "at": event.at,
         "actor_kind": event.actor_kind, "actor_id": event.actor_id, "actor_department": event.actor_department,
         "from_step": event.from_step, "to_step": event.to_step, "comment": event.comment, "data": dict(event.data),
@@ -257,7 +257,7 @@ def submit(actor: Actor, service: SubmittedService, form: Mapping[str, Any], mat
                             status=state.status, current_step=state.step, due_at=values["due_at"],
                             step_due_at=values["step_due_at"], closed_at=values["closed_at"])
     with pipelined():
-        _INSERT_REQUEST.execute({**values, "id": request.id, "version": 1, "event_count": 1, "created_at": utcnow(),
+        _INSERT_REQUEST.write({**values, "id": request.id, "version": 1, "event_count": 1, "created_at": utcnow(),
                                  "service_id": service.id, "process_version_id": version_id,
                                  "resident_id": actor.id, "submitted_at": now, "form": dict(form),
                                  "materials": dict(materials)})
