@@ -29,7 +29,7 @@ _Processor = Callable[[Any], Any] | None
 _INFO_KEY = "civicdesk.direct"  # in Session.info: (its transaction, that transaction's DBAPI connection, dialect,
 #                                 the connection's Wire on PostgreSQL)
 _Statement = sa.Select[Any] | sa.Insert | sa.Update | sa.Delete
-# inside a PostgreSQL block of pipelined writes: its connection, dialect and Wire
+# inside a block of pipelined writes: its connection, dialect and (PostgreSQL) Wire
 _WRITING: ContextVar[tuple[Any, Dialect, Wire | None] | None] = ContextVar("civicdesk_writing", default=None)
 
 
@@ -150,19 +150,20 @@ def pipelined() -> Iterator[None]:
     inside either (what it holds is written when the block begins)."""
     current = _connection()
     connection, _dialect, wire = current
-    if wire is None:  # SQLite runs in-process: nothing to save
-        yield
-        return
-    wire.open_pipeline(connection)
     token = _WRITING.set(current)  # the statements inside need not look the connection up again
     try:
-        yield
-    except BaseException:
-        wire.discard()
-        raise
+        if wire is None:  # SQLite runs in-process: nothing to save
+            yield
+            return
+        wire.open_pipeline(connection)
+        try:
+            yield
+        except BaseException:
+            wire.discard()
+            raise
+        wire.writing = False
     finally:
         _WRITING.reset(token)
-    wire.writing = False
 
 
 def when_written(check: Callable[[], None]) -> None:
