@@ -3,9 +3,11 @@
 ``engine.py`` compares civicdesk with SpiffWorkflow. This script asks what part of civicdesk's time is its own:
 it writes the rows a request of ``engine_process.yaml`` leaves behind — per step, under a lock on the request's
 row, the request's new state, its work-queue rows, one event, one audit record and the outbox messages the step
-causes — through psycopg alone (no Flask, no SQLAlchemy, no engine: constant values, one lock, the writes in
-psycopg's pipeline mode, COMMIT), in the same transactions, against the same schema. In the same run, taking
-turns, it times SpiffWorkflow as ``engine.py`` does, and prints both and their ratio; the last line is JSON.
+causes — through psycopg alone (no Flask, no SQLAlchemy, no engine: constant values), in the same transactions,
+against the same schema and over the same two round trips as civicdesk: BEGIN with the lock (``EXECUTE`` of a
+prepared statement) in one message, then the writes and COMMIT in psycopg's pipeline mode. In the same run,
+taking turns, it times SpiffWorkflow as ``engine.py`` does, and prints both and their ratio; the last line is
+JSON.
 
     scripts/with-postgres.sh .venv/bin/python bench/engine_floor.py
 
@@ -42,7 +44,11 @@ STEPS = [
 
 class Floor:
     def __init__(self, url: str, template: dict[str, Any], departments: dict[str, str]) -> None:
-        self.connection = psycopg.connect(sa.make_url(url).set(drivername="postgresql").render_as_string(False))
+        self.connection = psycopg.connect(sa.make_url(url).set(drivername="postgresql").render_as_string(False),
+                                          autocommit=True)  # BEGIN and COMMIT are sent with the statements
+        self.connection.execute("PREPARE floor_lock AS SELECT id, version, event_count, state FROM requests"
+                                " WHERE id = $1 FOR UPDATE")
+        self.literals = psycopg.ClientCursor(self.connection)
         self.template = template
         self.departments = departments
         self.state = json.dumps(template["state"])
@@ -51,6 +57,7 @@ class Floor:
         connection, row, now = self.connection, self.template, datetime.now(UTC)
         request_id = new_id()
         with connection.pipeline():
+            connection.execute("BEGIN")
             connection.execute(
                 "INSERT INTO requests (id, service_id, process_version_id, resident_id, status, current_step, state,"
                 " form, materials, version, event_count, due_at, submitted_at, created_at, updated_at) VALUES"
@@ -59,10 +66,11 @@ class Floor:
                  now, now, now))
             self._insert_assignee("service-center", request_id, now)
             self._event_and_audit(request_id, 1, now)
-        connection.commit()
+            connection.execute("COMMIT")
         for seq, step in enumerate(STEPS, start=2):
-            connection.execute("SELECT id, version, event_count, state FROM requests WHERE id = %s FOR UPDATE",
-                               (request_id,)).fetchone()
+            lock = connection.execute("BEGIN;" + self.literals.mogrify("EXECUTE floor_lock(%s)", (request_id,)))
+            lock.nextset()
+            lock.fetchone()
             with connection.pipeline():
                 if "move" in step:
                     before, after = step["move"]
@@ -87,7 +95,7 @@ class Floor:
                         " %s, '{}', 'pending', 0, %s, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING",
                         (new_id(), f"bench:{request_id}:{seq}:{number}", row["resident_id"], request_id, now, now,
                          now))
-            connection.commit()
+                connection.execute("COMMIT")
 
     def _insert_assignee(self, department: str, request_id: str, now: datetime) -> None:
         self.connection.execute("INSERT INTO request_assignees (department_id, request_id, role, due_at)"

@@ -5,8 +5,10 @@ more; an action (the request locked, then its writes pipelined) cost four. Here:
 
 * BEGIN is owed rather than sent. The DBAPI connection runs in psycopg's autocommit mode, and a transaction
   that SQLAlchemy begins only marks BEGIN as owed on its connection. It goes out with the transaction's first
-  statement: in the same message as a direct statement (:mod:`service.core.direct`), queued ahead of the
-  writes of a pipeline, or, before any other statement, as a round trip of its own (as psycopg would send it).
+  statement: in the same message as a direct statement (:mod:`service.core.direct`), which then runs as
+  ``EXECUTE`` of a statement the connection keeps prepared (:class:`Prepared`; a simple query would be parsed
+  and planned every time); queued ahead of the writes of a pipeline; or, before any other statement, as a
+  round trip of its own (as psycopg would send it).
 * Pipelined writes are left pending when their block ends (:class:`Wire`): they go to the server together with
   COMMIT when the session commits, or are settled (sent, their results and errors read) before anything else
   runs on the connection. A rollback discards them.
