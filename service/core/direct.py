@@ -5,9 +5,10 @@ column type's own bind and result processors); what is skipped is its per-execut
 several times what SQLite itself spends on a small statement. The statements join the session's transaction:
 the session flushes what it has pending first, so the order of writes is kept.
 
-On PostgreSQL a statement that opens its transaction carries the owed BEGIN in the same message, and
-:func:`pipelined` writes stay pending until the session commits or the connection is used again
-(:mod:`service.core.pgwire`).
+On PostgreSQL (:mod:`service.core.pgwire`) a statement that opens its transaction runs as ``EXECUTE`` of a
+statement its connection keeps prepared, in one message with the owed BEGIN; the others pass their values in
+order (psycopg's ``RawCursor``); :func:`pipelined` writes stay pending until the session commits or the
+connection is used again.
 """
 
 from __future__ import annotations

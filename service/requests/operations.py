@@ -145,7 +145,7 @@ def _directory_for(*expecting: tuple[ProcessDefinition, RequestState]) -> Depart
 
 def _insert_assignees(request_id: str, expected: list[tuple[str, str]], due_at: datetime) -> None:
     _INSERT_ASSIGNEE.write_many([{"request_id": request_id, "department_id": department, "role": role,
-                                    "due_at": due_at} for department, role in expected])
+                                  "due_at": due_at} for department, role in expected])
 
 
 def _write(request: LockedRequest, state: RequestState, previous: RequestState, event: runtime.Event,
@@ -154,8 +154,8 @@ def _write(request: LockedRequest, state: RequestState, previous: RequestState, 
     """The new state onto the row (conditional on the version it was read at), who must act now, and the event.
 
     ``previous_definition``: the definition ``previous`` ran on, when it is not ``definition`` (a migration).
-    Returns the UPDATE's cursor: run inside :func:`pipelined`, its ``rowcount`` is known once the writes are sent, when
-    :func:`_confirm_update` checks it.
+    Returns the UPDATE's cursor: run inside :func:`pipelined`, its ``rowcount`` is known once the writes are
+    sent, when :func:`_confirm_update` checks it.
     """
     values = _synced_values(state, ctx, now)
     queue_due = values["step_due_at"] or values["due_at"]
@@ -187,7 +187,7 @@ def _update_assignees(request: LockedRequest, before: list[tuple[str, str]], exp
     came = [(department, role) for department, role in expected if department not in roles_before]
     for previous, (department, role) in zip(gone, came, strict=False):
         _UPDATE_ASSIGNEE.write({"b_id": request.id, "b_department": previous, "department_id": department,
-                                  "role": role, "due_at": due_at})
+                                "role": role, "due_at": due_at})
     for previous in gone[len(came):]:
         _DELETE_ASSIGNEE.write({"b_id": request.id, "b_department": previous})
     _insert_assignees(request.id, came[len(gone):], due_at)
@@ -195,7 +195,7 @@ def _update_assignees(request: LockedRequest, before: list[tuple[str, str]], exp
     for department, role in expected:
         if department in roles_before and (due_changed or roles_before[department] != role):
             _UPDATE_ASSIGNEE.write({"b_id": request.id, "b_department": department, "department_id": department,
-                                      "role": role, "due_at": due_at})
+                                    "role": role, "due_at": due_at})
 
 
 def _confirm_update(updated: Any) -> None:
@@ -258,9 +258,9 @@ def submit(actor: Actor, service: SubmittedService, form: Mapping[str, Any], mat
                             step_due_at=values["step_due_at"], closed_at=values["closed_at"])
     with pipelined():
         _INSERT_REQUEST.write({**values, "id": request.id, "version": 1, "event_count": 1, "created_at": utcnow(),
-                                 "service_id": service.id, "process_version_id": version_id,
-                                 "resident_id": actor.id, "submitted_at": now, "form": dict(form),
-                                 "materials": dict(materials)})
+                               "service_id": service.id, "process_version_id": version_id,
+                               "resident_id": actor.id, "submitted_at": now, "form": dict(form),
+                               "materials": dict(materials)})
         expected = _expected(definition, state, departments)
         if expected:
             _insert_assignees(request.id, expected, values["step_due_at"] or values["due_at"])
