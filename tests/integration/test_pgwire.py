@@ -141,15 +141,21 @@ def test_a_session_closed_without_commit_discards_pending_writes(app, repair_req
     assert count_rows(app, "audit_records", object_id=request_id, action="request.accept") == 0
 
 
+def _act_then_write_a_duplicate(request_id: str, actor: Actor) -> None:
+    """An action whose writes are pending, then a write that must fail: the submission's event again, whose
+    (request, seq) is taken."""
+    events: sa.Table = RequestEvent.__table__  # type: ignore[assignment]
+    row = db.session.execute(sa.select(events).where(events.c.request_id == request_id,
+                                                     events.c.seq == 1)).mappings().one()
+    operations.act(actor, request_id, "accept", None, {}, 1)
+    with pipelined():
+        DirectStatement.insert(events).execute({**row, "id": "01duplicateevent0000000000"})
+
+
 def test_an_error_among_pending_writes_is_raised_at_commit_and_nothing_is_written(app, repair_request):
     request_id, actor = repair_request
-    events: sa.Table = RequestEvent.__table__  # type: ignore[assignment]
     with app.app_context():
-        row = db.session.execute(sa.select(events).where(events.c.request_id == request_id,
-                                                         events.c.seq == 1)).mappings().one()
-        operations.act(actor, request_id, "accept", None, {}, 1)
-        with pipelined():  # the submission's event again: its (request, seq) is taken
-            DirectStatement.insert(events).execute({**row, "id": "01duplicateevent0000000000"})
+        _act_then_write_a_duplicate(request_id, actor)
         with pytest.raises(sa.exc.IntegrityError):
             db.session.commit()
         db.session.rollback()
@@ -184,13 +190,8 @@ def test_autocommit_connections_never_begin(app):
 
 def test_an_error_among_pending_writes_is_raised_by_the_next_statement(app, repair_request):
     request_id, actor = repair_request
-    events: sa.Table = RequestEvent.__table__  # type: ignore[assignment]
     with app.app_context():
-        row = db.session.execute(sa.select(events).where(events.c.request_id == request_id,
-                                                         events.c.seq == 1)).mappings().one()
-        operations.act(actor, request_id, "accept", None, {}, 1)
-        with pipelined():
-            DirectStatement.insert(events).execute({**row, "id": "01duplicateevent0000000000"})
+        _act_then_write_a_duplicate(request_id, actor)
         with pytest.raises(sa.exc.IntegrityError):
             db.session.execute(sa.select(Request.version).where(Request.id == request_id)).scalar_one()
         db.session.rollback()
