@@ -10,6 +10,9 @@ SQLITE_BUSY_TIMEOUT_MS = 15000
 SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10000
 # A pooled PostgreSQL connection idle for longer than this is pinged before use (0: every checkout).
 DATABASE_PING_AFTER_IDLE_SECONDS = 2.0
+# PostgreSQL: a transaction's first statement runs as EXECUTE of a statement each connection keeps prepared (SQL
+# PREPARE). Off behind a pooler that hands a transaction any server connection (PgBouncer's transaction mode).
+DATABASE_PREPARED_STATEMENTS = True
 TIME_ZONE = "Asia/Shanghai"
 UPLOAD_DIR = os.path.abspath("var/uploads")
 MAX_CONTENT_LENGTH = 20 * 1024 * 1024

@@ -47,6 +47,7 @@ class Prepared:
     sql: str  # with $1, $2, ... for its values
     order: tuple[str, ...]  # the names of the values, in that order
     execute: str  # "EXECUTE name(%s, %s, ...)", for psycopg to write the values into
+    source: str  # as SQLAlchemy compiled it, with %(name)s for the values
 
     @classmethod
     def of(cls, sql: str) -> Prepared:
@@ -64,7 +65,8 @@ class Prepared:
         numbered = _PARAMETER.sub(number, sql)
         name = f"civicdesk_{next(_NUMBERS)}"
         arguments = ", ".join(["%s"] * len(order))
-        return cls(name, numbered, tuple(order), f"EXECUTE {name}({arguments})" if order else f"EXECUTE {name}")
+        execute = f"EXECUTE {name}({arguments})" if order else f"EXECUTE {name}"
+        return cls(name, numbered, tuple(order), execute, sql)
 
     def values(self, parameters: Mapping[str, Any]) -> list[Any]:
         return [parameters[name] for name in self.order]
@@ -74,6 +76,7 @@ class Prepared:
 class Wire:
     """What is owed to the server on one pooled connection: BEGIN, and the results of pipelined writes."""
 
+    prepare: bool = True  # run a transaction's first statement as EXECUTE of a prepared statement
     begin_owed: bool = False
     pipeline: ExitStack | None = None  # psycopg's pipeline, held open while its writes are pending
     writing: bool = False  # inside a block of pipelined writes
@@ -88,10 +91,13 @@ class Wire:
         return self._shared
 
     def begin_with(self, connection: Any, prepared: Prepared, parameters: Mapping[str, Any], dialect: Dialect) -> Any:
-        """BEGIN and ``prepared`` in one message; the cursor is left at the statement's result."""
+        """BEGIN and ``prepared`` in one message; the cursor is left at the statement's result. Without prepared
+        statements, the statement itself goes with BEGIN (and the server parses and plans it every time)."""
         self.begin_owed = False
         if self._literals is None:
             self._literals = ClientCursor(connection)
+        if not self.prepare:
+            return self._execute(connection, "BEGIN;" + self._literals.mogrify(prepared.source, parameters), dialect)
         sql = "BEGIN;" + self._literals.mogrify(prepared.execute, prepared.values(parameters))
         for attempt in (1, 2):
             self._prepare(connection, prepared)
@@ -109,6 +115,15 @@ class Wire:
                 cursor.nextset()
                 return cursor
         raise AssertionError("unreachable")
+
+    def _execute(self, connection: Any, sql: str, dialect: Dialect) -> Any:
+        cursor = connection.cursor()
+        try:
+            cursor.execute(sql)
+        except dialect.loaded_dbapi.Error as error:
+            raise translated(error, dialect, sql, None) from error
+        cursor.nextset()
+        return cursor
 
     def _prepare(self, connection: Any, prepared: Prepared) -> None:
         """Prepare the statement on this connection, unless it has been (outside any transaction: BEGIN is
@@ -184,14 +199,15 @@ def wire_of(connection: sa.Connection) -> Wire | None:
     return wire
 
 
-def defer_begin(engine: Engine) -> None:
-    """Install the deferred BEGIN and the pending writes on a PostgreSQL engine (see the module's text)."""
+def defer_begin(engine: Engine, prepared_statements: bool = True) -> None:
+    """Install the deferred BEGIN and the pending writes on a PostgreSQL engine (see the module's text);
+    ``prepared_statements``: run a transaction's first statement as EXECUTE of a prepared statement."""
     dialect = engine.dialect
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, record: Any) -> None:
         dbapi_connection.autocommit = True
-        record.info[_WIRE] = Wire()
+        record.info[_WIRE] = Wire(prepare=prepared_statements)
 
     @sa.event.listens_for(engine, "checkout")
     def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:

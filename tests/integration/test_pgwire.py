@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask import Flask
 from psycopg import pq
 
+from service import create_app
 from service.core.auth import Actor
 from service.core.db import db
 from service.core.direct import DirectStatement, pipelined
@@ -248,3 +249,28 @@ def test_a_statement_the_server_no_longer_has_is_prepared_again(app, repair_requ
             db.session.commit()
     assert (locked.id, locked.version) == (request_id, 1)
     assert sent.count("B ErrorResponse") == 1  # the first EXECUTE found no such statement
+
+
+def test_without_prepared_statements_the_lock_itself_goes_with_begin(settings, app, repair_request):
+    """DATABASE_PREPARED_STATEMENTS off (behind a pooler in transaction mode): still two round trips, and no
+    statement is left prepared on the server."""
+    request_id, actor = repair_request
+    unprepared = create_app({**settings, "DATABASE_PREPARED_STATEMENTS": False}, "testing")
+    try:
+        with unprepared.app_context():
+            operations.allowed_for(actor, db.session.get(Request, request_id))  # type: ignore[arg-type]
+            db.session.commit()
+            with wire_trace() as sent:
+                operations.act(actor, request_id, "accept", None, {}, 1)
+                db.session.commit()
+            connection: Any = db.session.connection().connection.dbapi_connection
+            db.session.rollback()
+            ours = connection.execute("SELECT name FROM pg_prepared_statements WHERE name LIKE 'civicdesk%'")
+            names = ours.fetchall()
+    finally:
+        with unprepared.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    assert round_trips(sent) == 2
+    assert names == []
+    assert count_rows(app, "request_events", request_id=request_id, action="accept") == 1

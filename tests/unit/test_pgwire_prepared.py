@@ -11,6 +11,7 @@ def test_parameters_are_numbered_in_order_of_first_use_and_percent_signs_unescap
     assert prepared.order == ("a", "b")
     assert prepared.values({"b": 2, "a": 1, "unused": 3}) == [1, 2]
     assert prepared.execute == f"EXECUTE {prepared.name}(%s, %s)"
+    assert prepared.source == "UPDATE t SET a = %(a)s, b = %(b)s WHERE c LIKE 'x%%' AND a <> %(a)s"
 
 
 def test_each_statement_gets_a_name_of_its_own():
