@@ -274,3 +274,13 @@ def test_without_prepared_statements_the_lock_itself_goes_with_begin(settings, a
     assert round_trips(sent) == 2
     assert names == []
     assert count_rows(app, "request_events", request_id=request_id, action="accept") == 1
+
+
+def test_a_connection_pinged_at_checkout_after_another_isolation_level_defers_begin_again(settings, migrated):
+    pinging = create_app({**settings, "DATABASE_PING_AFTER_IDLE_SECONDS": 0}, "testing")  # a ping at each checkout
+    try:
+        assert _isolation(pinging, isolation_level="REPEATABLE READ") == ("repeatable read", False)
+        assert _isolation(pinging) == ("read committed", True)
+    finally:
+        with pinging.app_context():
+            db.engine.dispose()
