@@ -170,24 +170,30 @@ def pipelined() -> Iterator[None]:
 def when_written(check: Callable[[], None]) -> None:
     """Run ``check`` once the pipelined writes before it have been sent and their results read: now, unless
     they are still pending (PostgreSQL), else when they are sent."""
-    session = db.session()
-    cached = session.info.get(_INFO_KEY)
-    wire: Wire | None = cached[3] if cached is not None and cached[0] is session.get_transaction() else None
-    if wire is None or wire.pipeline is None:
+    pending = _pending(db.session())
+    if pending is None:
         check()
     else:
-        wire.checks.append(check)
+        pending[3].checks.append(check)
 
 
 def _commit_pending_writes(session: sa.orm.Session) -> None:
     """Before the session commits: pending writes go out with COMMIT, in one round trip."""
-    cached = session.info.get(_INFO_KEY)
-    if cached is None or cached[3] is None or cached[3].pipeline is None or cached[0] is not session.get_transaction():
+    if _pending(session) is None:
         return
     session.flush()  # what the ORM holds goes first (sending the pending writes ahead of it)
-    wire: Wire = cached[3]
-    if wire.pipeline is not None:
-        wire.commit(cached[1], cached[2])
+    pending = _pending(session)
+    if pending is not None:
+        pending[3].commit(pending[1], pending[2])
+
+
+def _pending(session: sa.orm.Session) -> tuple[Any, Any, Dialect, Wire] | None:
+    """(transaction, DBAPI connection, dialect, Wire) as :func:`_connection` cached them, if the session's
+    transaction has writes pending."""
+    cached = session.info.get(_INFO_KEY)
+    if cached is None or cached[0] is not session.get_transaction() or cached[3] is None:
+        return None
+    return cached if cached[3].pipeline is not None else None
 
 
 sa.event.listen(db.session, "before_commit", _commit_pending_writes)

@@ -99,22 +99,18 @@ class Wire:
         if not self.prepare:
             return self._execute(connection, "BEGIN;" + self._literals.mogrify(prepared.source, parameters), dialect)
         sql = "BEGIN;" + self._literals.mogrify(prepared.execute, prepared.values(parameters))
-        for attempt in (1, 2):
-            self._prepare(connection, prepared)
-            cursor = connection.cursor()
-            try:
-                cursor.execute(sql)
-            except errors.InvalidSqlStatementName as error:
-                if attempt == 2:
-                    raise translated(error, dialect, sql, None) from error
-                connection.execute("ROLLBACK")  # out of the transaction that BEGIN opened, to prepare it again
-                self.prepared.clear()
-            except dialect.loaded_dbapi.Error as error:
-                raise translated(error, dialect, sql, None) from error
-            else:
-                cursor.nextset()
-                return cursor
-        raise AssertionError("unreachable")
+        self._prepare(connection, prepared)
+        try:
+            return self._execute(connection, sql, dialect)
+        except sa.exc.ProgrammingError as error:
+            if not isinstance(error.orig, errors.InvalidSqlStatementName):
+                raise
+        # the server no longer has the statement (deallocated behind this record's back): out of the transaction
+        # that BEGIN opened, prepare it again, and run it once more
+        connection.execute("ROLLBACK")
+        self.prepared.clear()
+        self._prepare(connection, prepared)
+        return self._execute(connection, sql, dialect)
 
     def _execute(self, connection: Any, sql: str, dialect: Dialect) -> Any:
         cursor = connection.cursor()
@@ -177,7 +173,7 @@ class Wire:
         self.settle(dialect)
 
     def discard(self) -> None:
-        """The transaction ends in a rollback: the writes' results no longer matter."""
+        """Forget what is owed: BEGIN, and pending writes, whose results are left unread."""
         self.writing = False
         self.begin_owed = False
         stack, self.pipeline = self.pipeline, None
