@@ -5,10 +5,9 @@ column type's own bind and result processors); what is skipped is its per-execut
 several times what SQLite itself spends on a small statement. The statements join the session's transaction:
 the session flushes what it has pending first, so the order of writes is kept.
 
-On PostgreSQL (:mod:`service.core.pgwire`) a statement that opens its transaction runs as ``EXECUTE`` of a
-statement its connection keeps prepared, in one message with the owed BEGIN; the others pass their values in
-order (psycopg's ``RawCursor``); :func:`pipelined` writes stay pending until the session commits or the
-connection is used again.
+On PostgreSQL (:mod:`service.core.pgwire`) they go to libpq's pipeline mode themselves, each prepared once per
+connection: a transaction's first one behind the owed BEGIN, in one round trip; :func:`pipelined` writes stay
+pending until the session commits (COMMIT joins them) or the connection is used again.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from contextvars import ContextVar
 from typing import Any
 
 import sqlalchemy as sa
-from psycopg import RawCursor
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -49,6 +47,12 @@ class _Compiled:
         self.processors: list[tuple[str, _Processor]] = [(name, processors[name]) for name in self.names]
         self.escaped = {name: compiled.escaped_bind_names.get(name, name) for name in self.names}
         self.prepared = Prepared.of(self.sql) if dialect.name == "postgresql" else None
+        if self.prepared is not None:  # the values in the order of their numbers, each through its processor
+            by_escaped = {self.escaped[name]: (name, processor) for name, processor in self.processors}
+            self.in_order = [by_escaped[name] for name in self.prepared.order]
+
+    def ordered(self, values: Mapping[str, Any]) -> list[Any]:
+        return [values[name] if processor is None else processor(values[name]) for name, processor in self.in_order]
 
     def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         if self.positional:
@@ -73,25 +77,24 @@ class DirectStatement:
         """An INSERT that takes a value for every column."""
         return cls(table.insert().values({column.name: sa.bindparam(column.name) for column in table.c}))
 
-    def _run(self, values: Mapping[str, Any], shared: bool = False) -> tuple[Any, Dialect]:
+    def _run(self, values: Mapping[str, Any]) -> tuple[Any, Dialect]:
         connection, dialect, wire = _WRITING.get() or _connection()
         compiled = self._for(dialect)
-        parameters = compiled.parameters(values)
         prepared = compiled.prepared
         if wire is not None and prepared is not None:
-            assert isinstance(parameters, dict)
-            if wire.begin_owed and not wire.writing:  # the transaction's first statement
-                return wire.begin_with(connection, prepared, parameters, dialect), dialect
-            # the values in order: psycopg has nothing to parse
-            cursor = wire.shared_cursor(connection) if shared else RawCursor(connection)
-            sql, parameters = prepared.sql, prepared.values(parameters)
-        else:
-            cursor = connection.cursor()
-            sql = compiled.sql
+            try:
+                outcome = wire.send(prepared, compiled.ordered(values))
+            except dialect.loaded_dbapi.Error as error:
+                raise translated(error, dialect, prepared.sql, None) from error
+            if not wire.writing:  # its results are wanted now
+                wire.settle(dialect)
+            return outcome, dialect
+        cursor = connection.cursor()
+        parameters = compiled.parameters(values)
         try:
-            cursor.execute(sql, parameters)
+            cursor.execute(compiled.sql, parameters)
         except dialect.loaded_dbapi.Error as error:
-            raise translated(error, dialect, sql, parameters) from error
+            raise translated(error, dialect, compiled.sql, parameters) from error
         return cursor, dialect
 
     def _for(self, dialect: Dialect) -> _Compiled:
@@ -108,17 +111,16 @@ class DirectStatement:
         return self.statement[dialect.name]
 
     def execute(self, values: Mapping[str, Any]) -> Any:
-        """Run once; the DBAPI cursor is returned for ``rowcount``."""
+        """Run once; what it returns has the ``rowcount`` (a DBAPI cursor, or a pgwire ``Outcome``)."""
         return self._run(values)[0]
 
     def write(self, values: Mapping[str, Any]) -> None:
-        """Run once, for its effect alone (on PostgreSQL such writes share a cursor, and its set-up)."""
-        self._run(values, shared=True)
+        """Run once, for its effect alone."""
+        self._run(values)
 
     def write_many(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        # one execute per row rather than executemany(): psycopg's would end a surrounding pipeline with a sync
         for row in rows:
-            self._run(row, shared=True)
+            self._run(row)
 
     def first(self, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The first row of a SELECT, each value through its column type's result processor."""
@@ -140,27 +142,28 @@ class DirectStatement:
 
 @contextmanager
 def pipelined() -> Iterator[None]:
-    """On PostgreSQL the direct statements inside are queued in psycopg's pipeline mode: they reach the server
-    together, with COMMIT when the session commits (one round trip), or sooner when anything else is run in the
-    transaction. Their results, ``rowcount`` included, are there only then: a check of them goes to
-    :func:`when_written`. An error among them is raised where they are sent, as SQLAlchemy's.
+    """On PostgreSQL the direct statements inside are queued in libpq's pipeline mode, each handed to the
+    socket at once; their results are read with COMMIT's when the session commits (one round trip), or sooner,
+    with the next direct statement that reads or before anything else is run in the transaction. Their
+    results, ``rowcount`` included, are there only then: a check of them goes to :func:`when_written`. An
+    error among them is raised where their results are read, as SQLAlchemy's.
 
     Nothing inside may read from the database: a query's rows would arrive only when the writes are sent, and
     SQLAlchemy would take it for a statement that returns none. Read what the writes need before the block
     (a cache that may refresh itself, such as the department directory, included); the ORM has nothing to do
     inside either (what it holds is written when the block begins)."""
     current = _connection()
-    connection, _dialect, wire = current
+    _dbapi_connection, dialect, wire = current
     token = _WRITING.set(current)  # the statements inside need not look the connection up again
     try:
         if wire is None:  # SQLite runs in-process: nothing to save
             yield
             return
-        wire.open_pipeline(connection)
+        wire.writing = True
         try:
             yield
         except BaseException:
-            wire.discard()
+            wire.discard(dialect)
             raise
         wire.writing = False
     finally:
@@ -184,7 +187,7 @@ def _commit_pending_writes(session: sa.orm.Session) -> None:
     session.flush()  # what the ORM holds goes first (sending the pending writes ahead of it)
     pending = _pending(session)
     if pending is not None:
-        pending[3].commit(pending[1], pending[2])
+        pending[3].commit(pending[2])
 
 
 def _pending(session: sa.orm.Session) -> tuple[Any, Any, Dialect, Wire] | None:
@@ -193,15 +196,15 @@ def _pending(session: sa.orm.Session) -> tuple[Any, Any, Dialect, Wire] | None:
     cached = session.info.get(_INFO_KEY)
     if cached is None or cached[0] is not session.get_transaction() or cached[3] is None:
         return None
-    return cached if cached[3].pipeline is not None else None
+    return cached if cached[3].pending else None
 
 
 sa.event.listen(db.session, "before_commit", _commit_pending_writes)
 
 
 def _connection() -> tuple[Any, Dialect, Wire | None]:
-    """The DBAPI connection of the session's transaction, after the session has written what it holds; on
-    PostgreSQL its pending writes are sent first, unless more are being queued."""
+    """The DBAPI connection of the session's transaction, after the session has written what it holds (on
+    PostgreSQL, pending direct statements stay pending: the next one joins them)."""
     session = db.session()
     session.flush()  # returns at once when nothing is pending
     transaction = session.get_transaction()
@@ -210,7 +213,4 @@ def _connection() -> tuple[Any, Dialect, Wire | None]:
         connection = session.connection()
         cached = session.info[_INFO_KEY] = (session.get_transaction(), connection.connection.dbapi_connection,
                                             connection.dialect, wire_of(connection))
-    wire = cached[3]
-    if wire is not None and wire.pipeline is not None and not wire.writing:
-        wire.settle(cached[2])
-    return cached[1], cached[2], wire
+    return cached[1], cached[2], cached[3]

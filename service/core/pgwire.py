@@ -1,17 +1,24 @@
-"""PostgreSQL transactions in fewer round trips.
+"""PostgreSQL transactions in fewer round trips, the direct statements spoken to libpq's pipeline mode itself.
 
-Left to itself, psycopg spends a round trip on BEGIN before a transaction's first statement, and COMMIT is one
-more; an action (the request locked, then its writes pipelined) cost four. Here:
+Left to itself, psycopg spends a round trip on BEGIN before a transaction's first statement and one more on
+COMMIT, and in its pipeline mode it polls the socket and looks for results after every statement it queues. The
+direct statements (:mod:`service.core.direct`) go to libpq as they are instead, through the compiled pieces psycopg
+is made of: its ``PGconn`` and, for the values, its ``Transformer``.
 
 * BEGIN is owed rather than sent. The DBAPI connection runs in psycopg's autocommit mode, and a transaction
-  that SQLAlchemy begins only marks BEGIN as owed on its connection. It goes out with the transaction's first
-  statement: in the same message as a direct statement (:mod:`service.core.direct`), which then runs as
-  ``EXECUTE`` of a statement the connection keeps prepared (:class:`Prepared`; a simple query would be parsed
-  and planned every time); queued ahead of the writes of a pipeline; or, before any other statement, as a
-  round trip of its own (as psycopg would send it).
-* Pipelined writes are left pending when their block ends (:class:`Wire`): they go to the server together with
-  COMMIT when the session commits, or are settled (sent, their results and errors read) before anything else
-  runs on the connection. A rollback discards them.
+  that SQLAlchemy begins only marks BEGIN as owed on its connection. It goes out in front of the transaction's
+  first direct statement, in the same message; before any other statement it is a round trip of its own, as
+  psycopg would send it.
+* A direct statement is queued in libpq's pipeline mode and handed to the socket at once, so the server runs
+  it while the next one is being prepared; nothing waits for its result until something needs it. A read
+  needs it at once (one round trip, BEGIN included). Writes queued by :func:`~service.core.direct.pipelined`
+  stay pending: they are settled together with COMMIT when the session commits (one round trip), with the next
+  direct statement that reads, or before any other statement runs on the connection. A rollback discards them.
+* Each statement is prepared once per connection: its Parse message goes in the pipeline ahead of its first
+  execution, and later executions send only their values (Bind). Where the server has lost a statement (a
+  pooler's ``DISCARD ALL``), a pipeline that began its transaction is rolled back and sent again once, after
+  the connection's record of its statements has been read back from the server. With
+  ``DATABASE_PREPARED_STATEMENTS`` off (a pooler in transaction mode) every execution carries its SQL.
 
 An action is then two round trips: BEGIN with the lock, the writes with COMMIT.
 
@@ -23,31 +30,37 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Mapping
-from contextlib import ExitStack, suppress
+import select
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from psycopg import ClientCursor, RawCursor, errors, pq
+from psycopg import abc, errors, pq
+from psycopg.adapt import PyFormat, Transformer
 from sqlalchemy.engine import Dialect, Engine
 
 _WIRE = "civicdesk.wire"  # in the pool record's info: the Wire of that DBAPI connection
 _PARAMETER = re.compile(r"%%|%\(([^)]+)\)s")
 _NUMBERS = itertools.count(1)
+_NAME_PREFIX = "civicdesk_"
+_OURS = "SELECT name FROM pg_prepared_statements WHERE starts_with(name, 'civicdesk_')"
+_LOST = (errors.InvalidSqlStatementName, errors.DuplicatePreparedStatement)  # the record and the server disagree
+_DISCARDING = re.compile(r"\s*(DROP|ALTER|ROLLBACK|DISCARD ALL|DEALLOCATE ALL)\b", re.IGNORECASE)  # as psycopg's
+_TEXT = PyFormat.TEXT
+_PIPELINE_SYNC = pq.ExecStatus.PIPELINE_SYNC
+_FATAL_ERROR = pq.ExecStatus.FATAL_ERROR
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """A statement with its values numbered ($1, $2, ...) as PostgreSQL takes them: run by psycopg's
-    ``RawCursor`` (which parses nothing on the client), or kept prepared by a connection and run as
-    ``EXECUTE name(values)``."""
+    """A statement with its values numbered ($1, $2, ...) as PostgreSQL takes them, and the name a connection
+    keeps it prepared under."""
 
     name: str
     sql: str  # with $1, $2, ... for its values
     order: tuple[str, ...]  # the names of the values, in that order
-    execute: str  # "EXECUTE name(%s, %s, ...)", for psycopg to write the values into
-    source: str  # as SQLAlchemy compiled it, with %(name)s for the values
 
     @classmethod
     def of(cls, sql: str) -> Prepared:
@@ -63,125 +76,268 @@ class Prepared:
             return f"${order.index(name) + 1}"
 
         numbered = _PARAMETER.sub(number, sql)
-        name = f"civicdesk_{next(_NUMBERS)}"
-        arguments = ", ".join(["%s"] * len(order))
-        execute = f"EXECUTE {name}({arguments})" if order else f"EXECUTE {name}"
-        return cls(name, numbered, tuple(order), execute, sql)
+        return cls(f"{_NAME_PREFIX}{next(_NUMBERS)}", numbered, tuple(order))
 
-    def values(self, parameters: Mapping[str, Any]) -> list[Any]:
-        return [parameters[name] for name in self.order]
+    @property
+    def name_bytes(self) -> bytes:
+        return self.name.encode()
+
+    @property
+    def sql_bytes(self) -> bytes:
+        return self.sql.encode()
+
+
+class Outcome:
+    """What a direct statement answers once its results are in, as much of a DBAPI cursor as callers use:
+    ``rowcount``, ``description`` (names and type codes) and ``fetchone`` (values loaded by psycopg)."""
+
+    __slots__ = ("_result", "_transformer")
+
+    def __init__(self, transformer: abc.Transformer) -> None:
+        self._transformer = transformer
+        self._result: pq.abc.PGresult | None = None
+
+    @property
+    def rowcount(self) -> int:
+        result = self._result
+        count = result.command_tuples if result is not None else None
+        return -1 if count is None else count
+
+    @property
+    def description(self) -> list[tuple[str, int]]:
+        result = self._result
+        if result is None:
+            return []
+        return [((result.fname(index) or b"").decode(), result.ftype(index)) for index in range(result.nfields)]
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        result = self._result
+        if result is None or result.ntuples == 0:
+            return None
+        transformer = self._transformer
+        transformer.set_pgresult(result)
+        row: tuple[Any, ...] = transformer.load_row(0, tuple)
+        return row
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """One message of a pipeline whose results are still to be read: BEGIN or COMMIT (``command``), a Parse
+    (``parse``), or a statement's execution with its values (``prepared``, ``values``, ``outcome``)."""
+
+    command: bytes | None = None
+    parse: Prepared | None = None
+    prepared: Prepared | None = None
+    values: Sequence[Any] = ()
+    outcome: Outcome | None = None
+
+
+_BEGIN = _Sent(command=b"BEGIN")
+_COMMIT = _Sent(command=b"COMMIT")
 
 
 @dataclass
 class Wire:
-    """What is owed to the server on one pooled connection: BEGIN, and the results of pipelined writes."""
+    """One pooled connection's side of the conversation: whether BEGIN is owed, the messages of the pipeline
+    whose results are still to be read, and the statements the connection has prepared."""
 
-    prepare: bool = True  # run a transaction's first statement as EXECUTE of a prepared statement
+    connection: Any  # psycopg's Connection
+    prepare: bool = True  # keep statements prepared (else every execution carries its SQL)
     begin_owed: bool = False
-    pipeline: ExitStack | None = None  # psycopg's pipeline, held open while its writes are pending
-    writing: bool = False  # inside a block of pipelined writes
-    checks: list[Callable[[], None]] = field(default_factory=list)  # to run once the writes' results are in
+    writing: bool = False  # inside a block of pipelined writes: their results wait
+    sent: list[_Sent] = field(default_factory=list)  # in the pipeline, in order, results not read yet
+    checks: list[Callable[[], None]] = field(default_factory=list)  # to run once the results are in
     prepared: set[str] = field(default_factory=set)  # statements this connection has prepared
-    _literals: ClientCursor[Any] | None = None  # writes values as SQL literals
-    _shared: RawCursor[Any] | None = None  # for the writes whose results nobody reads
+    verify: bool = False  # the record of prepared statements is to be read back from the server first
 
-    def shared_cursor(self, connection: Any) -> RawCursor[Any]:
-        if self._shared is None:
-            self._shared = RawCursor(connection)
-        return self._shared
+    def __post_init__(self) -> None:
+        self.pgconn = self.connection.pgconn
+        self.transformer: abc.Transformer = Transformer(self.connection)
+        self._formats: dict[int, list[PyFormat]] = {}
 
-    def begin_with(self, connection: Any, prepared: Prepared, parameters: Mapping[str, Any], dialect: Dialect) -> Any:
-        """BEGIN and ``prepared`` in one message; the cursor is left at the statement's result. Without prepared
-        statements, the statement itself goes with BEGIN (and the server parses and plans it every time)."""
-        self.begin_owed = False
-        if self._literals is None:
-            self._literals = ClientCursor(connection)
+    @property
+    def pending(self) -> bool:
+        return bool(self.sent)
+
+    def send(self, prepared: Prepared, values: Sequence[Any]) -> Outcome:
+        """Queue one execution of ``prepared`` (BEGIN first when it is owed) and hand it to the socket; its
+        :class:`Outcome` is filled in when the pipeline is settled."""
+        pgconn, sent = self.pgconn, self.sent
+        if not sent:
+            if self.verify and self.prepare:
+                self._read_record()
+            pgconn.enter_pipeline_mode()
+            if self.begin_owed:
+                self.begin_owed = False
+                pgconn.send_query_params(b"BEGIN", None)
+                sent.append(_BEGIN)
+        outcome = Outcome(self.transformer)
+        execution = _Sent(prepared=prepared, values=values, outcome=outcome)
+        self._send(execution)
+        sent.append(execution)
+        pgconn.flush()  # a partial send leaves the rest in libpq's buffer until the pipeline is settled
+        return outcome
+
+    def _send(self, execution: _Sent) -> None:
+        prepared = execution.prepared
+        assert prepared is not None
+        pgconn = self.pgconn
+        formats = self._formats.get(len(execution.values))
+        if formats is None:
+            formats = self._formats[len(execution.values)] = [_TEXT] * len(execution.values)
+        values = self.transformer.dump_sequence(execution.values, formats)
         if not self.prepare:
-            return self._execute(connection, "BEGIN;" + self._literals.mogrify(prepared.source, parameters), dialect)
-        sql = "BEGIN;" + self._literals.mogrify(prepared.execute, prepared.values(parameters))
-        self._prepare(connection, prepared)
-        try:
-            return self._execute(connection, sql, dialect)
-        except sa.exc.ProgrammingError as error:
-            if not isinstance(error.orig, errors.InvalidSqlStatementName):
-                raise
-        # the server no longer has the statement (deallocated behind this record's back): out of the transaction
-        # that BEGIN opened, prepare it again, and run it once more
-        connection.execute("ROLLBACK")
-        self.prepared.clear()
-        self._prepare(connection, prepared)
-        return self._execute(connection, sql, dialect)
-
-    def _execute(self, connection: Any, sql: str, dialect: Dialect) -> Any:
-        cursor = connection.cursor()
-        try:
-            cursor.execute(sql)
-        except dialect.loaded_dbapi.Error as error:
-            raise translated(error, dialect, sql, None) from error
-        cursor.nextset()
-        return cursor
-
-    def _prepare(self, connection: Any, prepared: Prepared) -> None:
-        """Prepare the statement on this connection, unless it has been (outside any transaction: BEGIN is
-        owed)."""
-        if prepared.name in self.prepared:
+            pgconn.send_query_params(prepared.sql_bytes, values, param_types=self.transformer.types)
             return
-        with suppress(errors.DuplicatePreparedStatement):  # prepared before the record of it was cleared
-            connection.execute(f"PREPARE {prepared.name} AS {prepared.sql}")
-        self.prepared.add(prepared.name)
+        if prepared.name not in self.prepared:
+            pgconn.send_prepare(prepared.name_bytes, prepared.sql_bytes)
+            self.sent.append(_Sent(parse=prepared))
+            self.prepared.add(prepared.name)
+        pgconn.send_query_prepared(prepared.name_bytes, values)
 
-    def ending(self, connection: Any) -> None:
-        """The transaction ends in a rollback: the writes' results no longer matter. psycopg deallocates every
-        prepared statement after a ROLLBACK (when it has prepared some of its own): this connection's are
-        forgotten then, to be prepared again."""
-        if connection.info.transaction_status != pq.TransactionStatus.IDLE:
-            self.prepared.clear()
-        self.discard()
-
-    def open_pipeline(self, connection: Any) -> None:
-        """Start (or go on with) queueing writes; BEGIN goes first when it is owed."""
-        if self.pipeline is None:
-            stack = ExitStack()
-            stack.enter_context(connection.pipeline())
-            self.pipeline = stack
-        if self.begin_owed:
-            self.begin_owed = False
-            connection.execute("BEGIN")
-        self.writing = True
-
-    def settle(self, dialect: Dialect) -> None:
-        """Send what is queued and read its results: the first error is raised (as SQLAlchemy's), then the
-        checks run."""
+    def settle(self, dialect: Dialect, commit: bool = False) -> None:
+        """Send what is queued (and COMMIT, with ``commit``) with a Sync, and read the results: the first
+        error is raised as SQLAlchemy's; then the checks run."""
         self.writing = False
-        stack, self.pipeline = self.pipeline, None
+        if self.sent:
+            if commit:
+                self.pgconn.send_query_params(b"COMMIT", None)
+                self.sent.append(_COMMIT)
+            sent, self.sent = self.sent, []
+            failure = self._exchange(sent, dialect)
+            if failure is not None and isinstance(failure.orig, _LOST) and sent[0] is _BEGIN:
+                # the server and the record of prepared statements disagree: the transaction began here, so it
+                # can be sent again whole, once the record is the server's
+                self._recover()
+                failure = self._resend(sent, dialect)
+            if failure is not None:
+                if isinstance(failure.orig, _LOST):
+                    self.verify = True  # before the next transaction
+                self.checks = []
+                raise failure
         checks, self.checks = self.checks, []
-        if stack is not None:
-            try:
-                stack.close()
-            except dialect.loaded_dbapi.Error as error:
-                raise translated(error, dialect, "(pipelined writes)", None) from error
         for check in checks:
             check()
 
-    def commit(self, connection: Any, dialect: Dialect) -> None:
+    def commit(self, dialect: Dialect) -> None:
         """COMMIT goes out with the pending writes, in the same round trip."""
-        try:
-            connection.execute("COMMIT")  # raises the error of a write whose result has come back already
-        except dialect.loaded_dbapi.Error as error:
-            self.discard()
-            raise translated(error, dialect, "COMMIT", None) from error
-        self.settle(dialect)
+        self.settle(dialect, commit=True)
 
-    def discard(self) -> None:
-        """Forget what is owed: BEGIN, and pending writes, whose results are left unread."""
+    def _exchange(self, sent: list[_Sent], dialect: Dialect) -> sa.exc.StatementError | None:
+        """Close the pipeline with a Sync, read every result and leave pipeline mode: the first error, if any."""
+        pgconn = self.pgconn
+        failure: sa.exc.StatementError | None = None
+        try:
+            pgconn.pipeline_sync()
+            self._flush()
+            for message in sent:
+                for result in self._results():
+                    if failure is None and result.status == _FATAL_ERROR:
+                        failure = self._error(result, message, dialect)
+                    if message.outcome is not None:
+                        message.outcome._result = result
+            self._sync()
+            pgconn.exit_pipeline_mode()
+        except dialect.loaded_dbapi.Error as error:  # the connection broke
+            self._abandon()
+            raise translated(error, dialect, "(pipelined statements)", None) from error
+        return failure
+
+    def _resend(self, sent: list[_Sent], dialect: Dialect) -> sa.exc.StatementError | None:
+        self.pgconn.enter_pipeline_mode()
+        again: list[_Sent] = []
+        self.sent = again
+        for message in sent:
+            if message.prepared is not None:
+                self._send(message)
+                again.append(message)
+            elif message.command is not None:
+                self.pgconn.send_query_params(message.command, None)
+                again.append(message)
+        self.sent = []
+        return self._exchange(again, dialect)
+
+    def _recover(self) -> None:
+        """Out of the failed transaction, and the record of prepared statements read back from the server."""
+        self.connection.execute("ROLLBACK")
+        self._read_record()
+
+    def _read_record(self) -> None:
+        self.prepared = {name for (name,) in self.connection.execute(_OURS)}
+        self.verify = False
+
+    def _results(self) -> list[pq.abc.PGresult]:
+        """The results of the next message of the pipeline (up to the NULL that ends them)."""
+        pgconn, results = self.pgconn, list[pq.abc.PGresult]()
+        while True:
+            while pgconn.is_busy():
+                self._wait(select.POLLIN)
+                pgconn.consume_input()
+            result = pgconn.get_result()
+            if result is None:
+                return results
+            results.append(result)
+
+    def _sync(self) -> None:
+        pgconn = self.pgconn
+        while pgconn.is_busy():
+            self._wait(select.POLLIN)
+            pgconn.consume_input()
+        result = pgconn.get_result()
+        if result is None or result.status != _PIPELINE_SYNC:  # pragma: no cover - libpq's protocol broken
+            raise errors.InternalError("the pipeline did not end with its Sync")
+
+    def _flush(self) -> None:
+        pgconn = self.pgconn
+        while pgconn.flush():  # the socket is full: read what the server sends meanwhile, so it never blocks
+            if self._wait(select.POLLIN | select.POLLOUT) & select.POLLIN:
+                pgconn.consume_input()
+
+    def _wait(self, events: int) -> int:
+        """Block (the GIL released) until the socket is ready for ``events``; what it is ready for."""
+        poll = select.poll()
+        poll.register(self.pgconn.socket, events)
+        ready = poll.poll()
+        return ready[0][1] if ready else 0
+
+    def _error(self, result: pq.abc.PGresult, message: _Sent, dialect: Dialect) -> sa.exc.StatementError:
+        error = errors.error_from_result(result, encoding=self.connection.info.encoding)
+        if message.parse is not None:
+            self.prepared.discard(message.parse.name)
+        statement = message.prepared or message.parse
+        sql = statement.sql if statement is not None else (message.command or b"").decode()
+        return translated(error, dialect, sql, list(message.values) or None)
+
+    def _abandon(self) -> None:
+        """The connection broke mid-pipeline: closed, so that the pool replaces it."""
+        self.sent, self.checks, self.writing, self.begin_owed = [], [], False, False
+        with suppress(Exception):
+            self.connection.close()
+
+    def ending(self, connection: Any, dialect: Dialect) -> None:
+        """The transaction ends in a rollback: what is pending no longer matters. psycopg follows a ROLLBACK
+        with ``DEALLOCATE ALL`` when it holds prepared statements of its own: this connection's are forgotten
+        then, to be prepared again."""
+        self.discard(dialect)
+        if connection.info.transaction_status != pq.TransactionStatus.IDLE and _psycopg_prepared(connection):
+            self.prepared.clear()
+
+    def discard(self, dialect: Dialect) -> None:
+        """Forget what is owed: BEGIN, and the pending statements, whose errors no longer matter."""
         self.writing = False
         self.begin_owed = False
-        stack, self.pipeline = self.pipeline, None
         self.checks = []
-        if stack is not None:
-            # an error of writes being rolled back, or of a broken connection, which the pool replaces
-            with suppress(Exception):
-                stack.close()
+        sent, self.sent = self.sent, []
+        if sent and not self.connection.closed:
+            with suppress(sa.exc.StatementError):  # an error of statements being rolled back
+                self._exchange(sent, dialect)
+
+
+def _psycopg_prepared(connection: Any) -> bool:
+    """Whether psycopg has prepared statements of its own on the connection (if its internals say otherwise
+    than expected, assume so)."""
+    manager = getattr(connection, "_prepared", None)
+    return bool(getattr(manager, "_names", True))
 
 
 def translated(error: Exception, dialect: Dialect, sql: str, parameters: Any) -> sa.exc.StatementError:
@@ -196,14 +352,14 @@ def wire_of(connection: sa.Connection) -> Wire | None:
 
 
 def defer_begin(engine: Engine, prepared_statements: bool = True) -> None:
-    """Install the deferred BEGIN and the pending writes on a PostgreSQL engine (see the module's text);
-    ``prepared_statements``: run a transaction's first statement as EXECUTE of a prepared statement."""
+    """Install the deferred BEGIN and the pending statements on a PostgreSQL engine (see the module's text);
+    ``prepared_statements``: keep the direct statements prepared on each connection."""
     dialect = engine.dialect
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, record: Any) -> None:
         dbapi_connection.autocommit = True
-        record.info[_WIRE] = Wire(prepare=prepared_statements)
+        record.info[_WIRE] = Wire(dbapi_connection, prepare=prepared_statements)
 
     @sa.event.listens_for(engine, "checkout")
     def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
@@ -219,11 +375,13 @@ def defer_begin(engine: Engine, prepared_statements: bool = True) -> None:
             wire.begin_owed = True  # else psycopg begins, at the isolation level SQLAlchemy gave it
 
     @sa.event.listens_for(engine, "before_cursor_execute")
-    def _before_execute(connection: sa.Connection, cursor: Any, *_args: Any) -> None:
+    def _before_execute(connection: sa.Connection, cursor: Any, statement: str, *_args: Any) -> None:
         wire = connection.info.get(_WIRE)
         if wire is None:
             return
-        if wire.pipeline is not None:
+        if _DISCARDING.match(statement) and _psycopg_prepared(cursor.connection):
+            wire.verify = True  # psycopg follows such a statement with DEALLOCATE ALL
+        if wire.sent:
             wire.settle(dialect)
         if wire.begin_owed:
             wire.begin_owed = False
@@ -234,16 +392,16 @@ def defer_begin(engine: Engine, prepared_statements: bool = True) -> None:
         wire = connection.info.get(_WIRE)
         if wire is not None:
             wire.begin_owed = False
-            wire.settle(dialect)  # writes still pending here were not committed with them (a Core commit)
+            wire.settle(dialect, commit=True)  # a Core commit: the session's went out with its writes already
 
     @sa.event.listens_for(engine, "rollback")
     def _on_rollback(connection: sa.Connection) -> None:
         wire = connection.info.get(_WIRE)
         if wire is not None:
-            wire.ending(connection.connection.dbapi_connection)
+            wire.ending(connection.connection.dbapi_connection, dialect)
 
     @sa.event.listens_for(engine, "reset")
     def _on_reset(dbapi_connection: Any, record: Any, _state: Any) -> None:
         wire = record.info.get(_WIRE)
         if wire is not None:
-            wire.ending(dbapi_connection)
+            wire.ending(dbapi_connection, dialect)

@@ -1,5 +1,6 @@
 """PostgreSQL: BEGIN goes out with a transaction's first statement and pipelined writes with COMMIT, read off the
-wire protocol itself (libpq's trace); errors of pending writes, reads after them, rollbacks and isolation levels."""
+wire protocol itself (libpq's trace); statements prepared once per connection and prepared again where the
+server lost them; errors of pending writes, reads after them, rollbacks and isolation levels."""
 
 from __future__ import annotations
 
@@ -24,10 +25,11 @@ from tests.conftest import count_rows
 pytestmark = pytest.mark.postgres
 
 @contextmanager
-def wire_trace() -> Iterator[list[str]]:
+def wire_trace(lines: list[str] | None = None) -> Iterator[list[str]]:
     """The protocol messages on the session's connection while the block runs, as "F Query", "B ReadyForQuery"
-    and so on (F: to the server, B: from it), in the list yielded once the block has ended. Starts the session's
-    transaction (which sends nothing)."""
+    and so on (F: to the server, B: from it), in the list yielded once the block has ended; ``lines`` receives
+    the trace's whole lines (with the messages' contents). Starts the session's transaction (which sends
+    nothing)."""
     pgconn = db.session.connection().connection.dbapi_connection.pgconn  # type: ignore[union-attr]
     sent: list[str] = []
     with tempfile.TemporaryFile("w+") as trace:
@@ -38,12 +40,31 @@ def wire_trace() -> Iterator[list[str]]:
         finally:
             pgconn.untrace()
             trace.seek(0)
-            sent.extend(" ".join(line.split("\t")[:3:2]) for line in trace.read().splitlines() if line)
+            whole = [line for line in trace.read().splitlines() if line]
+            sent.extend(" ".join(line.split("\t")[:3:2]) for line in whole)
+            if lines is not None:
+                lines.extend(whole)
 
 
 def round_trips(messages: list[str]) -> int:
     """Every exchange ends with the server's ReadyForQuery: after a simple query, or a pipeline's Sync."""
     return messages.count("B ReadyForQuery")
+
+
+def exchanges(messages: list[str]) -> list[list[str]]:
+    """The messages sent to the server in each round trip (up to each ReadyForQuery)."""
+    rounds: list[list[str]] = [[]]
+    for message in messages:
+        if message == "B ReadyForQuery":
+            rounds.append([])
+        elif message.startswith("F "):
+            rounds[-1].append(message.removeprefix("F "))
+    return rounds[:-1]
+
+
+def named_parses(lines: list[str]) -> int:
+    """Parse messages that prepare a statement of civicdesk's (BEGIN and COMMIT are parsed unnamed)."""
+    return sum('\tParse\t "civicdesk_' in line for line in lines)
 
 
 def _staff(username: str) -> Actor:
@@ -75,12 +96,14 @@ def test_an_action_is_two_round_trips_begin_with_the_lock_and_the_writes_with_co
             operations.act(actor, request_id, "accept", None, {}, 1)
             db.session.commit()
     assert round_trips(sent) == 2
-    queries = [message for message in sent if message == "F Query"]
-    assert queries == ["F Query"]  # BEGIN and EXECUTE of the prepared lock, one simple query
-    assert sent.index("F Query") == 0
-    # then the pipelined writes and COMMIT, closed by a single Sync
-    assert sent.count("F Sync") == 1
-    assert sent[-1] == "B ReadyForQuery"
+    lock, writes = exchanges(sent)
+    # BEGIN (parsed unnamed) and the prepared lock (bound and executed), closed by one Sync
+    assert lock == ["Parse", "Bind", "Describe", "Execute", "Bind", "Describe", "Execute", "Sync"]
+    # then the writes and COMMIT, closed by one Sync; no simple query anywhere
+    assert writes[-1] == "Sync"
+    assert writes.count("Sync") == 1
+    assert writes.count("Execute") >= 5  # the request, its queue row, its event, its audit record, COMMIT
+    assert "Query" not in sent
     with app.app_context():
         request = db.session.get(Request, request_id)
         assert request is not None
@@ -207,17 +230,55 @@ def test_the_first_statement_of_a_transaction_is_prepared_once_per_connection(ap
         connection: Any = db.session.connection().connection.dbapi_connection
         db.session.rollback()
         prepared_before = connection.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0]
-        with wire_trace() as first:
+        first_lines: list[str] = []
+        with wire_trace(first_lines) as first:
             operations.lock(request_id)
             db.session.commit()
-        with wire_trace() as second:
+        second_lines: list[str] = []
+        with wire_trace(second_lines) as second:
             locked = operations.lock(request_id)
             db.session.commit()
         prepared_after = connection.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0]
     assert (locked.id, locked.version) == (request_id, 1)
     assert prepared_after == prepared_before + 1
-    assert round_trips(first) == 3  # PREPARE, BEGIN with EXECUTE, COMMIT
+    assert round_trips(first) == 2  # BEGIN, the Parse and the execution in one; COMMIT
+    assert named_parses(first_lines) == 1
     assert round_trips(second) == 2
+    assert named_parses(second_lines) == 0
+
+
+def test_the_writes_of_an_action_are_prepared_once_per_connection(app, repair_request, submit_request):
+    request_id, actor = repair_request
+    other_id = submit_request("repair")
+    with app.app_context():
+        operations.allowed_for(actor, db.session.get(Request, request_id))  # type: ignore[arg-type]
+        db.session.commit()
+        first: list[str] = []
+        with wire_trace(first):
+            operations.act(actor, request_id, "accept", None, {}, 1)
+            db.session.commit()
+        second: list[str] = []
+        with wire_trace(second) as messages:
+            operations.act(actor, other_id, "accept", None, {}, 1)
+            db.session.commit()
+    assert named_parses(first) >= 4  # the lock, the request's update, its event, its audit record ...
+    assert named_parses(second) == 0  # ... each prepared on the first action, only bound on the next
+    assert round_trips(messages) == 2
+    assert count_rows(app, "request_events", action="accept") == 2
+
+
+def test_a_read_after_pending_writes_joins_their_round_trip(app, repair_request):
+    request_id, actor = repair_request
+    with app.app_context():
+        operations.allowed_for(actor, db.session.get(Request, request_id))  # type: ignore[arg-type]
+        db.session.commit()
+        with wire_trace() as sent:
+            operations.act(actor, request_id, "accept", None, {}, 1)
+            locked = operations.lock(request_id)  # a direct read: sent behind the pending writes, which it sees
+            db.session.commit()
+    assert (locked.version, locked.current_step) == (2, "repair")
+    assert round_trips(sent) == 3  # BEGIN with the lock; the writes with the read; COMMIT
+    assert count_rows(app, "request_events", request_id=request_id, action="accept") == 1
 
 
 def test_statements_deallocated_after_a_rollback_are_prepared_again(app, repair_request):
@@ -248,7 +309,42 @@ def test_a_statement_the_server_no_longer_has_is_prepared_again(app, repair_requ
             locked = operations.lock(request_id)
             db.session.commit()
     assert (locked.id, locked.version) == (request_id, 1)
-    assert sent.count("B ErrorResponse") == 1  # the first EXECUTE found no such statement
+    assert sent.count("B ErrorResponse") == 1  # the first Bind found no such statement: sent again, once
+
+
+def test_a_statement_lost_within_a_transaction_fails_it_and_the_next_reads_the_record_back(app, repair_request):
+    request_id, actor = repair_request
+    with app.app_context():
+        operations.lock(request_id)
+        db.session.commit()
+        connection: Any = db.session.connection().connection.dbapi_connection
+        connection.execute("DEALLOCATE ALL")  # behind civicdesk's back
+        db.session.commit()
+        db.session.get(Request, request_id)  # the ORM begins this transaction: it can't be sent again whole
+        with pytest.raises(sa.exc.ProgrammingError, match="civicdesk_"):
+            operations.act(actor, request_id, "accept", None, {}, 1)
+        db.session.rollback()
+        with wire_trace() as sent:
+            operations.act(actor, request_id, "accept", None, {}, 1)
+            db.session.commit()
+    assert "B ErrorResponse" not in sent
+    assert count_rows(app, "request_events", request_id=request_id, action="accept") == 1
+
+
+def test_ddl_after_which_psycopg_deallocates_everything_has_the_record_read_back(app, repair_request):
+    request_id, actor = repair_request
+    with app.app_context():
+        operations.lock(request_id)
+        db.session.commit()
+        for _ in range(6):  # psycopg prepares a statement of its own once it has run it five times
+            db.session.execute(sa.select(Request.version).where(Request.id == request_id)).scalar_one()
+        db.session.execute(sa.text("DROP TABLE IF EXISTS civicdesk_scratch"))  # then DEALLOCATE ALL
+        db.session.commit()
+        with wire_trace() as sent:
+            operations.act(actor, request_id, "accept", None, {}, 1)
+            db.session.commit()
+    assert "B ErrorResponse" not in sent
+    assert count_rows(app, "request_events", request_id=request_id, action="accept") == 1
 
 
 def test_without_prepared_statements_the_lock_itself_goes_with_begin(settings, app, repair_request):
