@@ -175,7 +175,8 @@ class Wire:
         execution = _Sent(prepared=prepared, values=values, outcome=outcome)
         self._send(execution)
         sent.append(execution)
-        pgconn.flush()  # a partial send leaves the rest in libpq's buffer until the pipeline is settled
+        if self.writing:  # off to the server, which runs it while the next is made (else it is settled now)
+            pgconn.flush()  # a partial send leaves the rest in libpq's buffer until the pipeline is settled
         return outcome
 
     def _send(self, execution: _Sent) -> None:
