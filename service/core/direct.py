@@ -148,24 +148,25 @@ def pipelined() -> Iterator[None]:
     results, ``rowcount`` included, are there only then: a check of them goes to :func:`when_written`. An
     error among them is raised where their results are read, as SQLAlchemy's.
 
-    Nothing inside may read from the database: a query's rows would arrive only when the writes are sent, and
-    SQLAlchemy would take it for a statement that returns none. Read what the writes need before the block
-    (a cache that may refresh itself, such as the department directory, included); the ORM has nothing to do
-    inside either (what it holds is written when the block begins)."""
+    Nothing inside may read from the database: a direct read's rows are not there yet (asking for them
+    raises), and the ORM would have the writes settled first, one round trip more. Read what the writes need
+    before the block (a cache that may refresh itself, such as the department directory, included); what the
+    ORM holds is written when the block begins.
+
+    An error inside leaves what was sent pending, to be settled with the next statement or the commit or
+    dropped by the rollback, as on SQLite it would have run already."""
     current = _connection()
-    _dbapi_connection, dialect, wire = current
+    wire = current[2]
     token = _WRITING.set(current)  # the statements inside need not look the connection up again
     try:
-        if wire is None:  # SQLite runs in-process: nothing to save
+        if wire is None:  # SQLite runs in-process, or psycopg begins this connection's transactions
             yield
             return
         wire.writing = True
         try:
             yield
-        except BaseException:
-            wire.discard(dialect)
-            raise
-        wire.writing = False
+        finally:  # on an error too, what was sent stays pending, as on SQLite it would have run
+            wire.writing = False
     finally:
         _WRITING.reset(token)
 
@@ -211,6 +212,10 @@ def _connection() -> tuple[Any, Dialect, Wire | None]:
     cached = session.info.get(_INFO_KEY)
     if transaction is None or cached is None or cached[0] is not transaction:
         connection = session.connection()
-        cached = session.info[_INFO_KEY] = (session.get_transaction(), connection.connection.dbapi_connection,
-                                            connection.dialect, wire_of(connection))
+        dbapi_connection: Any = connection.connection.dbapi_connection
+        # a connection at another isolation level is psycopg's to begin: its statements go through its cursors
+        wire = wire_of(connection)
+        if wire is not None and not dbapi_connection.autocommit:
+            wire = None
+        cached = session.info[_INFO_KEY] = (session.get_transaction(), dbapi_connection, connection.dialect, wire)
     return cached[1], cached[2], cached[3]

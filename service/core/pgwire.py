@@ -15,15 +15,20 @@ is made of: its ``PGconn`` and, for the values, its ``Transformer``.
   stay pending: they are settled together with COMMIT when the session commits (one round trip), with the next
   direct statement that reads, or before any other statement runs on the connection. A rollback discards them.
 * Each statement is prepared once per connection: its Parse message goes in the pipeline ahead of its first
-  execution, and later executions send only their values (Bind). Where the server has lost a statement (a
-  pooler's ``DISCARD ALL``), a pipeline that began its transaction is rolled back and sent again once, after
-  the connection's record of its statements has been read back from the server. With
-  ``DATABASE_PREPARED_STATEMENTS`` off (a pooler in transaction mode) every execution carries its SQL.
+  execution, and later executions send only their values (Bind). The connection's record of its statements
+  is forgotten after a rollback when psycopg follows it with ``DEALLOCATE ALL`` (it does when it holds
+  statements of its own), and read back from the server before the next direct statement after anything else
+  that may have dropped them (DDL, ``DISCARD``, ``DEALLOCATE``) and after a pipeline in which it proved wrong.
+  Where the server has lost a statement behind civicdesk's back (a pooler's ``DISCARD ALL``), a pipeline that
+  began its transaction is rolled back and sent again once; within a transaction begun otherwise, that
+  transaction fails. With ``DATABASE_PREPARED_STATEMENTS`` off (a pooler in transaction mode) every execution
+  carries its SQL.
 
 An action is then two round trips: BEGIN with the lock, the writes with COMMIT.
 
 A connection that SQLAlchemy sets to another isolation level (``execution_options(isolation_level=...)``) is
-left to psycopg, which begins its transactions itself; it returns to autocommit mode at its next checkout.
+left to psycopg, which begins its transactions itself, and its direct statements go through psycopg's cursors;
+it returns to autocommit mode at its next checkout.
 """
 
 from __future__ import annotations
@@ -45,12 +50,15 @@ _WIRE = "civicdesk.wire"  # in the pool record's info: the Wire of that DBAPI co
 _PARAMETER = re.compile(r"%%|%\(([^)]+)\)s")
 _NUMBERS = itertools.count(1)
 _NAME_PREFIX = "civicdesk_"
-_OURS = "SELECT name FROM pg_prepared_statements WHERE starts_with(name, 'civicdesk_')"
+_OURS = "SELECT name FROM pg_prepared_statements WHERE starts_with(name, 'civicdesk_')"  # _NAME_PREFIX
 _LOST = (errors.InvalidSqlStatementName, errors.DuplicatePreparedStatement)  # the record and the server disagree
-_DISCARDING = re.compile(r"\s*(DROP|ALTER|ROLLBACK|DISCARD ALL|DEALLOCATE ALL)\b", re.IGNORECASE)  # as psycopg's
+# the command tags after which psycopg deallocates every prepared statement (when it has some of its own), and
+# those that do it themselves
+_DISCARDING = re.compile(r"(DROP|ALTER|ROLLBACK|DISCARD|DEALLOCATE)\b")
 _TEXT = PyFormat.TEXT
 _PIPELINE_SYNC = pq.ExecStatus.PIPELINE_SYNC
 _FATAL_ERROR = pq.ExecStatus.FATAL_ERROR
+_COMMAND_OK = pq.ExecStatus.COMMAND_OK
 
 
 @dataclass(frozen=True)
@@ -112,7 +120,10 @@ class Outcome:
 
     def fetchone(self) -> tuple[Any, ...] | None:
         result = self._result
-        if result is None or result.ntuples == 0:
+        if result is None:
+            raise RuntimeError("a direct statement's rows were asked for before its results were read"
+                               " (a read inside pipelined()?)")
+        if result.ntuples == 0:
             return None
         transformer = self._transformer
         transformer.set_pgresult(result)
@@ -160,46 +171,58 @@ class Wire:
         return bool(self.sent)
 
     def send(self, prepared: Prepared, values: Sequence[Any]) -> Outcome:
-        """Queue one execution of ``prepared`` (BEGIN first when it is owed) and hand it to the socket; its
-        :class:`Outcome` is filled in when the pipeline is settled."""
+        """Queue one execution of ``prepared`` (BEGIN first when it is owed) and, inside a block of writes,
+        hand it to the socket; its :class:`Outcome` is filled in when the pipeline is settled."""
+        dumped = self._dump(values)  # a value psycopg refuses (a NUL in a string) fails before anything is sent
         pgconn, sent = self.pgconn, self.sent
+        outcome = Outcome(self.transformer)
+        execution = _Sent(prepared=prepared, values=values, outcome=outcome)
         if not sent:
             if self.verify and self.prepare:
                 self._read_record()
             pgconn.enter_pipeline_mode()
-            if self.begin_owed:
+        try:
+            if not sent and self.begin_owed:
                 self.begin_owed = False
                 pgconn.send_query_params(b"BEGIN", None)
                 sent.append(_BEGIN)
-        outcome = Outcome(self.transformer)
-        execution = _Sent(prepared=prepared, values=values, outcome=outcome)
-        self._send(execution)
+            self._send(execution, dumped)
+        except BaseException:
+            if not sent:  # the connection is broken; at least psycopg finds it out of pipeline mode
+                with suppress(Exception):
+                    pgconn.exit_pipeline_mode()
+            raise
         sent.append(execution)
         if self.writing:  # off to the server, which runs it while the next is made (else it is settled now)
             pgconn.flush()  # a partial send leaves the rest in libpq's buffer until the pipeline is settled
         return outcome
 
-    def _send(self, execution: _Sent) -> None:
+    def _dump(self, values: Sequence[Any]) -> Sequence[Any]:
+        formats = self._formats.get(len(values))
+        if formats is None:
+            formats = self._formats[len(values)] = [_TEXT] * len(values)
+        return self.transformer.dump_sequence(values, formats)
+
+    def _send(self, execution: _Sent, dumped: Sequence[Any]) -> None:
         prepared = execution.prepared
         assert prepared is not None
         pgconn = self.pgconn
-        formats = self._formats.get(len(execution.values))
-        if formats is None:
-            formats = self._formats[len(execution.values)] = [_TEXT] * len(execution.values)
-        values = self.transformer.dump_sequence(execution.values, formats)
         if not self.prepare:
-            pgconn.send_query_params(prepared.sql_bytes, values, param_types=self.transformer.types)
+            pgconn.send_query_params(prepared.sql_bytes, dumped, param_types=self.transformer.types)
             return
         if prepared.name not in self.prepared:
             pgconn.send_prepare(prepared.name_bytes, prepared.sql_bytes)
             self.sent.append(_Sent(parse=prepared))
             self.prepared.add(prepared.name)
-        pgconn.send_query_prepared(prepared.name_bytes, values)
+        pgconn.send_query_prepared(prepared.name_bytes, dumped)
 
     def settle(self, dialect: Dialect, commit: bool = False) -> None:
         """Send what is queued (and COMMIT, with ``commit``) with a Sync, and read the results: the first
-        error is raised as SQLAlchemy's; then the checks run."""
-        self.writing = False
+        error is raised as SQLAlchemy's; then the checks run.
+
+        With COMMIT in the same round trip the checks run once it has succeeded: they are for what the
+        transaction's locks guarantee already (the request's version, under its row lock), a last defence
+        against a bug rather than a condition of the commit."""
         if self.sent:
             if commit:
                 self.pgconn.send_query_params(b"COMMIT", None)
@@ -209,11 +232,12 @@ class Wire:
             if failure is not None and isinstance(failure.orig, _LOST) and sent[0] is _BEGIN:
                 # the server and the record of prepared statements disagree: the transaction began here, so it
                 # can be sent again whole, once the record is the server's
-                self._recover()
+                try:
+                    self._recover()
+                except dialect.loaded_dbapi.Error as error:
+                    raise translated(error, dialect, _OURS, None) from error
                 failure = self._resend(sent, dialect)
             if failure is not None:
-                if isinstance(failure.orig, _LOST):
-                    self.verify = True  # before the next transaction
                 self.checks = []
                 raise failure
         checks, self.checks = self.checks, []
@@ -225,7 +249,9 @@ class Wire:
         self.settle(dialect, commit=True)
 
     def _exchange(self, sent: list[_Sent], dialect: Dialect) -> sa.exc.StatementError | None:
-        """Close the pipeline with a Sync, read every result and leave pipeline mode: the first error, if any."""
+        """Close the pipeline with a Sync, read every result and leave pipeline mode: the first error, if any.
+        A Parse the server did not complete is struck from the record; one the record and the server disagreed
+        about has the record read back before the next statement."""
         pgconn = self.pgconn
         failure: sa.exc.StatementError | None = None
         try:
@@ -233,29 +259,39 @@ class Wire:
             self._flush()
             for message in sent:
                 for result in self._results():
-                    if failure is None and result.status == _FATAL_ERROR:
+                    status = result.status
+                    if status == _FATAL_ERROR and failure is None:
                         failure = self._error(result, message, dialect)
                     if message.outcome is not None:
                         message.outcome._result = result
+                    elif message.parse is not None and status != _COMMAND_OK:
+                        self.prepared.discard(message.parse.name)
             self._sync()
             pgconn.exit_pipeline_mode()
         except dialect.loaded_dbapi.Error as error:  # the connection broke
             self._abandon()
             raise translated(error, dialect, "(pipelined statements)", None) from error
+        except BaseException:  # interrupted midway: what is left to read can't be told from what comes next
+            self._abandon()
+            raise
+        if failure is not None and isinstance(failure.orig, _LOST):
+            self.verify = True
         return failure
 
     def _resend(self, sent: list[_Sent], dialect: Dialect) -> sa.exc.StatementError | None:
         self.pgconn.enter_pipeline_mode()
         again: list[_Sent] = []
-        self.sent = again
-        for message in sent:
-            if message.prepared is not None:
-                self._send(message)
-                again.append(message)
-            elif message.command is not None:
-                self.pgconn.send_query_params(message.command, None)
-                again.append(message)
-        self.sent = []
+        self.sent = again  # where _send records the Parse messages it sends
+        try:
+            for message in sent:
+                if message.prepared is not None:
+                    self._send(message, self._dump(message.values))
+                    again.append(message)
+                elif message.command is not None:
+                    self.pgconn.send_query_params(message.command, None)
+                    again.append(message)
+        finally:
+            self.sent = []
         return self._exchange(again, dialect)
 
     def _recover(self) -> None:
@@ -303,8 +339,6 @@ class Wire:
 
     def _error(self, result: pq.abc.PGresult, message: _Sent, dialect: Dialect) -> sa.exc.StatementError:
         error = errors.error_from_result(result, encoding=self.connection.info.encoding)
-        if message.parse is not None:
-            self.prepared.discard(message.parse.name)
         statement = message.prepared or message.parse
         sql = statement.sql if statement is not None else (message.command or b"").decode()
         return translated(error, dialect, sql, list(message.values) or None)
@@ -316,22 +350,18 @@ class Wire:
             self.connection.close()
 
     def ending(self, connection: Any, dialect: Dialect) -> None:
-        """The transaction ends in a rollback: what is pending no longer matters. psycopg follows a ROLLBACK
-        with ``DEALLOCATE ALL`` when it holds prepared statements of its own: this connection's are forgotten
-        then, to be prepared again."""
-        self.discard(dialect)
-        if connection.info.transaction_status != pq.TransactionStatus.IDLE and _psycopg_prepared(connection):
-            self.prepared.clear()
-
-    def discard(self, dialect: Dialect) -> None:
-        """Forget what is owed: BEGIN, and the pending statements, whose errors no longer matter."""
+        """The transaction ends in a rollback: BEGIN is no longer owed, and what is pending no longer matters
+        (read and dropped, errors included). psycopg follows a ROLLBACK with ``DEALLOCATE ALL`` when it holds
+        prepared statements of its own: this connection's are forgotten then, to be prepared again."""
         self.writing = False
         self.begin_owed = False
         self.checks = []
         sent, self.sent = self.sent, []
-        if sent and not self.connection.closed:
+        if sent and not connection.closed:
             with suppress(sa.exc.StatementError):  # an error of statements being rolled back
                 self._exchange(sent, dialect)
+        if connection.info.transaction_status != pq.TransactionStatus.IDLE and _psycopg_prepared(connection):
+            self.prepared.clear()
 
 
 def _psycopg_prepared(connection: Any) -> bool:
@@ -376,17 +406,23 @@ def defer_begin(engine: Engine, prepared_statements: bool = True) -> None:
             wire.begin_owed = True  # else psycopg begins, at the isolation level SQLAlchemy gave it
 
     @sa.event.listens_for(engine, "before_cursor_execute")
-    def _before_execute(connection: sa.Connection, cursor: Any, statement: str, *_args: Any) -> None:
+    def _before_execute(connection: sa.Connection, cursor: Any, *_args: Any) -> None:
         wire = connection.info.get(_WIRE)
         if wire is None:
             return
-        if _DISCARDING.match(statement) and _psycopg_prepared(cursor.connection):
-            wire.verify = True  # psycopg follows such a statement with DEALLOCATE ALL
         if wire.sent:
             wire.settle(dialect)
         if wire.begin_owed:
             wire.begin_owed = False
             cursor.connection.execute("BEGIN")
+
+    @sa.event.listens_for(engine, "after_cursor_execute")
+    def _after_execute(connection: sa.Connection, cursor: Any, *_args: Any) -> None:
+        status = cursor.statusmessage
+        if status is not None and _DISCARDING.match(status):  # what psycopg follows with DEALLOCATE ALL
+            wire = connection.info.get(_WIRE)
+            if wire is not None:
+                wire.verify = True
 
     @sa.event.listens_for(engine, "commit")
     def _on_commit(connection: sa.Connection) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -380,3 +381,105 @@ def test_a_connection_pinged_at_checkout_after_another_isolation_level_defers_be
     finally:
         with pinging.app_context():
             db.engine.dispose()
+
+
+def test_a_value_psycopg_refuses_fails_its_statement_and_leaves_the_connection_usable(app, repair_request):
+    request_id, _actor = repair_request
+    with app.app_context():
+        db.session.get(Request, request_id)  # BEGIN has gone out: the lock joins a transaction
+        connection: Any = db.session.connection().connection.dbapi_connection
+        with pytest.raises(sa.exc.DataError, match="NUL"):
+            operations.lock("abc\x00def")
+        db.session.rollback()  # nothing left in pipeline mode to trip psycopg's ROLLBACK
+        locked = operations.lock(request_id)
+        same = db.session.connection().connection.dbapi_connection is connection
+        db.session.commit()
+    assert (locked.id, same, connection.closed) == (request_id, True, False)
+
+
+def test_a_parse_skipped_after_an_error_is_sent_again_when_next_needed(settings, app, repair_request):
+    """BEGIN, a write that fails, the Parse of a statement never run before (skipped by the server): the
+    statement is not recorded as prepared, so a later transaction, begun by the ORM, prepares it."""
+    request_id, _actor = repair_request
+    fresh = create_app(settings, "testing")  # new connections: no statement of psycopg's own on them
+    requests: sa.Table = Request.__table__  # type: ignore[assignment]
+    events: sa.Table = RequestEvent.__table__  # type: ignore[assignment]
+    touch = DirectStatement(requests.update().where(requests.c.id == sa.bindparam("b_id"))
+                            .values(updated_at=sa.bindparam("updated_at")))
+    try:
+        with fresh.app_context():
+            row = db.session.execute(sa.select(events).where(events.c.request_id == request_id,
+                                                             events.c.seq == 1)).mappings().one()
+            db.session.commit()
+            with pipelined():
+                DirectStatement.insert(events).write({**row, "id": "01duplicateevent0000000000"})  # seq 1 taken
+                touch.write({"b_id": request_id, "updated_at": datetime.now(UTC)})
+            with pytest.raises(sa.exc.IntegrityError):
+                db.session.commit()
+            db.session.rollback()
+            db.session.execute(sa.select(Request.id)).all()  # the ORM begins this one: no replay possible
+            with pipelined():
+                touch.write({"b_id": request_id, "updated_at": datetime(2030, 1, 1, tzinfo=UTC)})
+            db.session.commit()
+    finally:
+        with fresh.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    with app.app_context():
+        request = db.session.get(Request, request_id)
+        assert request is not None
+        assert request.updated_at == datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def test_a_connection_at_another_isolation_level_runs_direct_statements_in_its_transaction(app, repair_request):
+    request_id, actor = repair_request
+    with app.app_context():
+        db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        operations.act(actor, request_id, "accept", None, {}, 1)
+        db.session.rollback()
+    assert count_rows(app, "request_events", request_id=request_id, action="accept") == 0
+    with app.app_context():
+        db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        operations.act(actor, request_id, "accept", None, {}, 1)
+        level = db.session.execute(sa.text("SHOW transaction_isolation")).scalar_one()
+        db.session.commit()
+    assert level == "repeatable read"
+    assert count_rows(app, "request_events", request_id=request_id, action="accept") == 1
+
+
+def test_an_error_inside_a_block_of_writes_keeps_the_transaction_owed(app, repair_request):
+    request_id, _actor = repair_request
+    with app.app_context():
+        db.session.connection()  # the transaction has begun; nothing sent yet
+        with pytest.raises(LookupError), pipelined():
+            raise LookupError("before the first write")
+        db.session.execute(sa.update(Request).where(Request.id == request_id).values(version=99))
+        dbapi_connection: Any = db.session.connection().connection.dbapi_connection
+        status = dbapi_connection.info.transaction_status
+        db.session.rollback()
+    assert status == pq.TransactionStatus.INTRANS
+    with app.app_context():
+        assert db.session.get(Request, request_id).version == 1  # type: ignore[union-attr]
+
+
+def test_statements_deallocated_through_sqlalchemy_are_prepared_again_without_an_error(app, repair_request):
+    request_id, actor = repair_request
+    with app.app_context():
+        operations.allowed_for(actor, db.session.get(Request, request_id))  # type: ignore[arg-type]
+        operations.lock(request_id)
+        db.session.commit()
+        db.session.execute(sa.text("/* housekeeping */ DEALLOCATE ALL"))
+        db.session.commit()
+        with wire_trace() as sent:
+            operations.act(actor, request_id, "accept", None, {}, 1)
+            db.session.commit()
+    assert "B ErrorResponse" not in sent
+    assert count_rows(app, "request_events", request_id=request_id, action="accept") == 1
+
+
+def test_a_direct_read_inside_a_block_of_writes_raises_instead_of_finding_nothing(app, repair_request):
+    request_id, _actor = repair_request
+    with app.app_context():
+        with pytest.raises(RuntimeError, match="pipelined"), pipelined():
+            operations.lock(request_id)
+        db.session.rollback()
