@@ -6,12 +6,14 @@ SECRET_KEY = "change-me"
 # SQLAlchemy URL; SQLite for a single machine, ``postgresql+psycopg://…`` in production.
 DATABASE_URL = "sqlite:///" + os.path.abspath("var/civicdesk.sqlite3")
 SQLITE_BUSY_TIMEOUT_MS = 15000
-# SQLite: write-ahead log pages (4 KiB each) after which a commit copies them into the database file.
+# SQLite: write-ahead log pages after which a commit copies them into the database file.
 SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10000
+# SQLite: page size in bytes of a database file when it is created (one that exists keeps its own).
+SQLITE_PAGE_SIZE = 2048
 # A pooled PostgreSQL connection idle for longer than this is pinged before use (0: every checkout).
 DATABASE_PING_AFTER_IDLE_SECONDS = 2.0
-# PostgreSQL: a transaction's first statement runs as EXECUTE of a statement each connection keeps prepared (SQL
-# PREPARE). Off behind a pooler that hands a transaction any server connection (PgBouncer's transaction mode).
+# PostgreSQL: the direct statements (actions, submissions) are prepared once per connection, then only bound.
+# Off behind a pooler that hands a transaction any server connection (PgBouncer's transaction mode).
 DATABASE_PREPARED_STATEMENTS = True
 TIME_ZONE = "Asia/Shanghai"
 UPLOAD_DIR = os.path.abspath("var/uploads")

@@ -54,7 +54,8 @@ def create_app(settings: dict[str, Any] | None = None, environment: str | None =
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            configure_sqlite(db.engine, conf["SQLITE_BUSY_TIMEOUT_MS"], conf["SQLITE_WAL_AUTOCHECKPOINT_PAGES"])
+            configure_sqlite(db.engine, conf["SQLITE_BUSY_TIMEOUT_MS"], conf["SQLITE_WAL_AUTOCHECKPOINT_PAGES"],
+                             conf["SQLITE_PAGE_SIZE"])
         else:  # a pooled connection can be cut by the server or a proxy; a SQLite file cannot
             ping_when_idle(db.engine, float(conf["DATABASE_PING_AFTER_IDLE_SECONDS"]))
             defer_begin(db.engine, prepared_statements=bool(conf["DATABASE_PREPARED_STATEMENTS"]))

@@ -123,6 +123,8 @@ def unit_of_work(app: Flask) -> Iterator[None]:
 
 # --- SQLite: WAL, foreign keys, busy timeout, and BEGIN IMMEDIATE for writers ------------------------------
 
+SQLITE_DEFAULT_PAGE_SIZE = 2048
+_PAGE_SIZES = frozenset(2**power for power in range(9, 17))
 _write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("civicdesk_write_intent", default=True)
 
 
@@ -147,16 +149,23 @@ def reset_write_intent(token: contextvars.Token[bool]) -> None:
 _WAL_SIZE_LIMIT = 64 * 1024 * 1024  # the WAL file is cut back to this after a checkpoint
 
 
-def configure_sqlite(engine: Engine, busy_timeout_ms: int, wal_autocheckpoint_pages: int) -> None:
+def configure_sqlite(engine: Engine, busy_timeout_ms: int, wal_autocheckpoint_pages: int,
+                     page_size: int = SQLITE_DEFAULT_PAGE_SIZE) -> None:
     """Take over transaction control from pysqlite so writers start with ``BEGIN IMMEDIATE``.
 
     A deferred transaction that later writes fails with "database is locked" when another writer got there
     first; an immediate one waits for the lock (busy timeout) instead.
 
     ``wal_autocheckpoint_pages``: the commit that takes the write-ahead log past this many pages copies them
-    back into the database file. An action writes two dozen pages, most of them the same few hot pages of each
-    index; a longer interval copies each of those once for many commits rather than once for a few.
+    back into the database file. An action writes about twenty pages, most of them the same few hot pages of
+    each index; a longer interval copies each of those once for many commits rather than once for a few.
+
+    ``page_size``: of a database file created by this engine (one that exists keeps its own). Every page an
+    action changes, a leaf of each index it adds to, goes whole to the write-ahead log and later back into
+    the file; its rows are small, so smaller pages copy less of what did not change.
     """
+    if page_size not in _PAGE_SIZES:
+        raise ValueError(f"SQLite page size {page_size}: a power of two from 512 to 65536")
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -165,6 +174,7 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int, wal_autocheckpoint_pa
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys = ON")
         if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute(f"PRAGMA page_size = {page_size}")  # before WAL, which fixes it; no-op once created
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute(f"PRAGMA wal_autocheckpoint = {int(wal_autocheckpoint_pages)}")
