@@ -282,13 +282,19 @@ def test_a_read_after_pending_writes_joins_their_round_trip(app, repair_request)
     assert count_rows(app, "request_events", request_id=request_id, action="accept") == 1
 
 
+def _lock_then_have_psycopg_prepare_one_of_its_own(request_id: str) -> None:
+    """The lock run (its statement prepared), then an ORM query run often enough for psycopg to prepare it: psycopg
+    now follows a ROLLBACK or DDL with DEALLOCATE ALL."""
+    operations.lock(request_id)
+    db.session.commit()
+    for _ in range(6):  # psycopg prepares a statement of its own once it has run it five times
+        db.session.execute(sa.select(Request.version).where(Request.id == request_id)).scalar_one()
+
+
 def test_statements_deallocated_after_a_rollback_are_prepared_again(app, repair_request):
     request_id, _actor = repair_request
     with app.app_context():
-        operations.lock(request_id)
-        db.session.commit()
-        for _ in range(6):  # psycopg prepares a statement of its own once it has run it five times
-            db.session.execute(sa.select(Request.version).where(Request.id == request_id)).scalar_one()
+        _lock_then_have_psycopg_prepare_one_of_its_own(request_id)
         db.session.rollback()  # psycopg follows the ROLLBACK with DEALLOCATE ALL
         connection: Any = db.session.connection().connection.dbapi_connection
         assert connection.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0] == 0
@@ -298,14 +304,20 @@ def test_statements_deallocated_after_a_rollback_are_prepared_again(app, repair_
     assert (locked.id, locked.version) == (request_id, 1)
 
 
+def _lock_then_lose_its_statement(request_id: str) -> None:
+    """The lock run (its statement prepared on the session's connection), then every statement deallocated behind
+    civicdesk's back, as a pooler's DISCARD ALL would."""
+    operations.lock(request_id)
+    db.session.commit()
+    connection: Any = db.session.connection().connection.dbapi_connection
+    connection.execute("DEALLOCATE ALL")
+    db.session.commit()
+
+
 def test_a_statement_the_server_no_longer_has_is_prepared_again(app, repair_request):
     request_id, _actor = repair_request
     with app.app_context():
-        operations.lock(request_id)
-        db.session.commit()
-        connection: Any = db.session.connection().connection.dbapi_connection
-        connection.execute("DEALLOCATE ALL")  # behind civicdesk's back, as a pooler's DISCARD ALL would
-        db.session.commit()
+        _lock_then_lose_its_statement(request_id)
         with wire_trace() as sent:
             locked = operations.lock(request_id)
             db.session.commit()
@@ -313,39 +325,33 @@ def test_a_statement_the_server_no_longer_has_is_prepared_again(app, repair_requ
     assert sent.count("B ErrorResponse") == 1  # the first Bind found no such statement: sent again, once
 
 
+def _accept_without_an_error(app: Flask, actor: Actor, request_id: str) -> None:
+    """An accept, committed in the caller's app context: no error on the wire, and its one event written."""
+    with wire_trace() as sent:
+        operations.act(actor, request_id, "accept", None, {}, 1)
+        db.session.commit()
+    assert "B ErrorResponse" not in sent
+    assert count_rows(app, "request_events", request_id=request_id, action="accept") == 1
+
+
 def test_a_statement_lost_within_a_transaction_fails_it_and_the_next_reads_the_record_back(app, repair_request):
     request_id, actor = repair_request
     with app.app_context():
-        operations.lock(request_id)
-        db.session.commit()
-        connection: Any = db.session.connection().connection.dbapi_connection
-        connection.execute("DEALLOCATE ALL")  # behind civicdesk's back
-        db.session.commit()
+        _lock_then_lose_its_statement(request_id)
         db.session.get(Request, request_id)  # the ORM begins this transaction: it can't be sent again whole
         with pytest.raises(sa.exc.ProgrammingError, match="civicdesk_"):
             operations.act(actor, request_id, "accept", None, {}, 1)
         db.session.rollback()
-        with wire_trace() as sent:
-            operations.act(actor, request_id, "accept", None, {}, 1)
-            db.session.commit()
-    assert "B ErrorResponse" not in sent
-    assert count_rows(app, "request_events", request_id=request_id, action="accept") == 1
+        _accept_without_an_error(app, actor, request_id)
 
 
 def test_ddl_after_which_psycopg_deallocates_everything_has_the_record_read_back(app, repair_request):
     request_id, actor = repair_request
     with app.app_context():
-        operations.lock(request_id)
-        db.session.commit()
-        for _ in range(6):  # psycopg prepares a statement of its own once it has run it five times
-            db.session.execute(sa.select(Request.version).where(Request.id == request_id)).scalar_one()
+        _lock_then_have_psycopg_prepare_one_of_its_own(request_id)
         db.session.execute(sa.text("DROP TABLE IF EXISTS civicdesk_scratch"))  # then DEALLOCATE ALL
         db.session.commit()
-        with wire_trace() as sent:
-            operations.act(actor, request_id, "accept", None, {}, 1)
-            db.session.commit()
-    assert "B ErrorResponse" not in sent
-    assert count_rows(app, "request_events", request_id=request_id, action="accept") == 1
+        _accept_without_an_error(app, actor, request_id)
 
 
 def test_without_prepared_statements_the_lock_itself_goes_with_begin(settings, app, repair_request):
@@ -470,11 +476,7 @@ def test_statements_deallocated_through_sqlalchemy_are_prepared_again_without_an
         db.session.commit()
         db.session.execute(sa.text("/* housekeeping */ DEALLOCATE ALL"))
         db.session.commit()
-        with wire_trace() as sent:
-            operations.act(actor, request_id, "accept", None, {}, 1)
-            db.session.commit()
-    assert "B ErrorResponse" not in sent
-    assert count_rows(app, "request_events", request_id=request_id, action="accept") == 1
+        _accept_without_an_error(app, actor, request_id)
 
 
 def test_a_direct_read_inside_a_block_of_writes_raises_instead_of_finding_nothing(app, repair_request):
