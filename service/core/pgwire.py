@@ -69,6 +69,12 @@ class Prepared:
     name: str
     sql: str  # with $1, $2, ... for its values
     order: tuple[str, ...]  # the names of the values, in that order
+    name_bytes: bytes = field(init=False, repr=False, compare=False)  # as libpq takes them
+    sql_bytes: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name_bytes", self.name.encode())
+        object.__setattr__(self, "sql_bytes", self.sql.encode())
 
     @classmethod
     def of(cls, sql: str) -> Prepared:
@@ -85,14 +91,6 @@ class Prepared:
 
         numbered = _PARAMETER.sub(number, sql)
         return cls(f"{_NAME_PREFIX}{next(_NUMBERS)}", numbered, tuple(order))
-
-    @property
-    def name_bytes(self) -> bytes:
-        return self.name.encode()
-
-    @property
-    def sql_bytes(self) -> bytes:
-        return self.sql.encode()
 
 
 class Outcome:
@@ -186,7 +184,7 @@ class Wire:
                 self.begin_owed = False
                 pgconn.send_query_params(b"BEGIN", None)
                 sent.append(_BEGIN)
-            self._send(execution, dumped)
+            self._send(execution, dumped, sent)
         except BaseException:
             if not sent:  # the connection is broken; at least psycopg finds it out of pipeline mode
                 with suppress(Exception):
@@ -203,7 +201,8 @@ class Wire:
             formats = self._formats[len(values)] = [_TEXT] * len(values)
         return self.transformer.dump_sequence(values, formats)
 
-    def _send(self, execution: _Sent, dumped: Sequence[Any]) -> None:
+    def _send(self, execution: _Sent, dumped: Sequence[Any], sent: list[_Sent]) -> None:
+        """Bind and execute (with a Parse first, recorded in ``sent``, if the connection has not prepared it)."""
         prepared = execution.prepared
         assert prepared is not None
         pgconn = self.pgconn
@@ -212,7 +211,7 @@ class Wire:
             return
         if prepared.name not in self.prepared:
             pgconn.send_prepare(prepared.name_bytes, prepared.sql_bytes)
-            self.sent.append(_Sent(parse=prepared))
+            sent.append(_Sent(parse=prepared))
             self.prepared.add(prepared.name)
         pgconn.send_query_prepared(prepared.name_bytes, dumped)
 
@@ -281,17 +280,13 @@ class Wire:
     def _resend(self, sent: list[_Sent], dialect: Dialect) -> sa.exc.StatementError | None:
         self.pgconn.enter_pipeline_mode()
         again: list[_Sent] = []
-        self.sent = again  # where _send records the Parse messages it sends
-        try:
-            for message in sent:
-                if message.prepared is not None:
-                    self._send(message, self._dump(message.values))
-                    again.append(message)
-                elif message.command is not None:
-                    self.pgconn.send_query_params(message.command, None)
-                    again.append(message)
-        finally:
-            self.sent = []
+        for message in sent:
+            if message.prepared is not None:
+                self._send(message, self._dump(message.values), again)
+                again.append(message)
+            elif message.command is not None:
+                self.pgconn.send_query_params(message.command, None)
+                again.append(message)
         return self._exchange(again, dialect)
 
     def _recover(self) -> None:
@@ -305,24 +300,22 @@ class Wire:
 
     def _results(self) -> list[pq.abc.PGresult]:
         """The results of the next message of the pipeline (up to the NULL that ends them)."""
-        pgconn, results = self.pgconn, list[pq.abc.PGresult]()
-        while True:
-            while pgconn.is_busy():
-                self._wait(select.POLLIN)
-                pgconn.consume_input()
-            result = pgconn.get_result()
-            if result is None:
-                return results
+        results = []
+        while (result := self._next_result()) is not None:
             results.append(result)
+        return results
 
     def _sync(self) -> None:
+        result = self._next_result()
+        if result is None or result.status != _PIPELINE_SYNC:  # pragma: no cover - libpq's protocol broken
+            raise errors.InternalError("the pipeline did not end with its Sync")
+
+    def _next_result(self) -> pq.abc.PGresult | None:
         pgconn = self.pgconn
         while pgconn.is_busy():
             self._wait(select.POLLIN)
             pgconn.consume_input()
-        result = pgconn.get_result()
-        if result is None or result.status != _PIPELINE_SYNC:  # pragma: no cover - libpq's protocol broken
-            raise errors.InternalError("the pipeline did not end with its Sync")
+        return pgconn.get_result()
 
     def _flush(self) -> None:
         pgconn = self.pgconn
